@@ -1,0 +1,3 @@
+module github.com/dmbench/dmbench
+
+go 1.26.8

@@ -1,0 +1,197 @@
+// Package transport carries ZeroMQ multipart messages over TCP between a DEALER (the load
+// generator's clients) and a ROUTER (the reference broker). It knows frames, not commands.
+//
+// Two implementations sit behind the same interfaces:
+//
+//   - Native: dmbench's own ZMTP 3.1 implementation (NULL mechanism), built so that the
+//     generator is never the bottleneck: buffered reads, one write per message or batch,
+//     reusable frame buffers, a writer per connection, O(1) routing-id lookup.
+//   - ZMQ4: github.com/go-zeromq/zmq4, kept as a second implementation and as the
+//     interoperability peer in tests.
+//
+// Frames returned by Recv are valid until the next call to Recv on the same socket. Frames
+// passed to Send may be reused by the caller as soon as Send returns.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind names a transport implementation, as given to --transport.
+type Kind string
+
+// The transport implementations.
+const (
+	Native Kind = "native" // dmbench's own ZMTP 3.1
+	ZMQ4   Kind = "zmq4"   // github.com/go-zeromq/zmq4
+)
+
+// Kinds lists every implementation, the default first.
+var Kinds = []Kind{Native, ZMQ4}
+
+// ParseKind returns the Kind named s, or an error that lists the valid names.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("transport %q: unknown (use %q or %q)", s, Native, ZMQ4)
+}
+
+// Errors shared by the implementations. Each is matched with errors.Is.
+var (
+	// ErrClosed is returned by any call on a socket after Close.
+	ErrClosed = errors.New("transport: socket closed")
+	// ErrTimeout is returned by Recv when the deadline set with SetRecvDeadline passes.
+	ErrTimeout = errors.New("transport: receive deadline exceeded")
+	// ErrDisconnected is returned by a Dealer's Send or Recv while it has no connection
+	// (without Reconnect, the connection is gone for good).
+	ErrDisconnected = errors.New("transport: not connected")
+	// ErrUnknownPeer is returned by a Router's Send when no connected peer has the
+	// routing id in the message's first frame; the message is counted, not sent.
+	ErrUnknownPeer = errors.New("transport: no peer with that routing id")
+	// ErrBadGreeting closes a connection whose peer sent a greeting or handshake that is
+	// not ZMTP 3.x with the NULL mechanism and a compatible socket type.
+	ErrBadGreeting = errors.New("transport: bad ZMTP greeting or handshake")
+	// ErrFrameTooLarge closes a connection whose peer sent a frame above MaxFrameSize.
+	ErrFrameTooLarge = errors.New("transport: frame larger than the limit")
+	// ErrTruncated closes a connection that ended in the middle of a frame.
+	ErrTruncated = errors.New("transport: connection ended inside a frame")
+	// ErrSlowPeer closes a connection whose peer stopped reading: its send queue stayed
+	// full for longer than the write timeout.
+	ErrSlowPeer = errors.New("transport: peer stopped reading")
+)
+
+// Dealer is the client side: one connection to a ROUTER.
+//
+// Send may be called from several goroutines; Recv from one goroutine at a time.
+type Dealer interface {
+	// Send sends one multipart message (at least one frame). It returns ErrDisconnected
+	// while there is no connection instead of dropping the message silently.
+	Send(msg [][]byte) error
+	// Recv returns the next multipart message. The frames are valid until the next Recv.
+	Recv() ([][]byte, error)
+	// SetRecvDeadline makes Recv return ErrTimeout once t has passed; zero t removes it.
+	SetRecvDeadline(t time.Time) error
+	// Close closes the connection and stops every goroutine the Dealer started.
+	Close() error
+}
+
+// Router is the server side: it listens and talks to many DEALER peers.
+//
+// Recv is called from one goroutine at a time; Send may be called from several.
+type Router interface {
+	// Recv returns the next message from any peer. Frame 0 is the peer's routing id,
+	// the rest are the frames the peer sent. The frames are valid until the next Recv.
+	Recv() ([][]byte, error)
+	// Send sends msg[1:] to the peer whose routing id is msg[0]. A message for an
+	// unknown peer returns ErrUnknownPeer and is counted in Stats.
+	Send(msg [][]byte) error
+	// Addr returns the bound endpoint, e.g. "tcp://127.0.0.1:40123".
+	Addr() string
+	// Stats returns the socket's counters.
+	Stats() RouterStats
+	// Close stops listening, closes every connection and stops every goroutine.
+	Close() error
+}
+
+// RouterStats counts what a Router saw since it started.
+type RouterStats struct {
+	Peers        int    // peers connected now
+	Accepted     uint64 // connections accepted
+	Disconnected uint64 // connections ended, for any reason
+	UnknownPeer  uint64 // messages sent to a routing id with no peer
+	// ConnErrors counts connections closed for a named error, keyed by the error's
+	// text (ErrBadGreeting, ErrFrameTooLarge, ErrTruncated, ErrSlowPeer, ...).
+	ConnErrors map[string]uint64
+}
+
+// EventKind says what happened to a connection.
+type EventKind int
+
+// Connection events.
+const (
+	Connected    EventKind = iota + 1 // a connection completed its handshake
+	Disconnected                      // a connection ended; Event.Err says why
+	ConnectFailed                     // a connection attempt failed; Event.Err says why
+)
+
+// String returns the event kind's name.
+func (k EventKind) String() string {
+	switch k {
+	case Connected:
+		return "connected"
+	case Disconnected:
+		return "disconnected"
+	case ConnectFailed:
+		return "connect-failed"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event reports a change in a connection's life, so that the load generator can count
+// disconnects and act on them instead of losing messages silently.
+type Event struct {
+	Kind EventKind
+	Time time.Time
+	Addr string // the remote address
+	Err  error  // why, for Disconnected and ConnectFailed
+}
+
+// DialOptions configure a Dealer. The zero value is usable.
+type DialOptions struct {
+	// Identity is sent in the READY command; empty lets the ROUTER assign one.
+	Identity []byte
+	// ConnectTimeout bounds the first connection (TCP and handshake); 0 means 5 s.
+	ConnectTimeout time.Duration
+	// Reconnect, when set, reconnects after a lost connection with exponential backoff
+	// from ReconnectMin (default 100 ms) up to ReconnectMax (default 5 s).
+	Reconnect    bool
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
+	// MaxFrameSize closes the connection on a larger incoming frame; 0 means 64 MiB.
+	MaxFrameSize int64
+	// OnEvent, if set, is called for every connection event. It must not block.
+	OnEvent func(Event)
+}
+
+// ListenOptions configure a Router. The zero value is usable.
+type ListenOptions struct {
+	// MaxFrameSize closes a connection that sends a larger frame; 0 means 64 MiB.
+	MaxFrameSize int64
+	// WriteTimeout closes a connection that does not read for this long while its
+	// send queue is full (ErrSlowPeer); 0 means 10 s.
+	WriteTimeout time.Duration
+	// OnEvent, if set, is called for every connection event. It must not block.
+	OnEvent func(Event)
+}
+
+// Dial connects a DEALER to the ROUTER at addr ("tcp://host:port") with the given
+// implementation. It returns once the handshake is done, or an error after
+// ConnectTimeout or when ctx ends.
+func Dial(ctx context.Context, kind Kind, addr string, opts DialOptions) (Dealer, error) {
+	switch kind {
+	case Native, "":
+		return dialNative(ctx, addr, opts)
+	case ZMQ4:
+		return dialZMQ4(ctx, addr, opts)
+	}
+	_, err := ParseKind(string(kind))
+	return nil, err
+}
+
+// Listen binds a ROUTER at addr ("tcp://host:port"; port 0 lets the kernel choose).
+func Listen(kind Kind, addr string, opts ListenOptions) (Router, error) {
+	switch kind {
+	case Native, "":
+		return listenNative(addr, opts)
+	case ZMQ4:
+		return listenZMQ4(addr, opts)
+	}
+	_, err := ParseKind(string(kind))
+	return nil, err
+}
