@@ -60,3 +60,20 @@ func commandOf(b []byte) Command {
 	}
 	return ""
 }
+
+// wireNames holds each known command's bytes, so that encoding one does not allocate.
+var wireNames = func() map[Command][]byte {
+	m := make(map[Command][]byte, len(Commands))
+	for _, c := range Commands {
+		m[c] = []byte(c)
+	}
+	return m
+}()
+
+// Bytes returns the command's wire bytes. The caller must not modify them.
+func (c Command) Bytes() []byte {
+	if b, ok := wireNames[c]; ok {
+		return b
+	}
+	return []byte(c)
+}
