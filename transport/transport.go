@@ -115,9 +115,9 @@ type EventKind int
 
 // Connection events.
 const (
-	Connected    EventKind = iota + 1 // a connection completed its handshake
-	Disconnected                      // a connection ended; Event.Err says why
-	ConnectFailed                     // a connection attempt failed; Event.Err says why
+	Connected     EventKind = iota + 1 // a connection completed its handshake
+	Disconnected                       // a connection ended; Event.Err says why
+	ConnectFailed                      // a connection attempt failed; Event.Err says why
 )
 
 // String returns the event kind's name.
