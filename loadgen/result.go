@@ -1,0 +1,144 @@
+package loadgen
+
+import (
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/dmbench/dmbench/protocol"
+	"github.com/dmbench/dmbench/transport"
+)
+
+// Histogram bounds: every latency histogram records 1 µs up to MaxLatency with 3
+// significant digits, so a 72 s stall (PROTOCOL.md) and any timeout up to ten minutes fit.
+const (
+	MinLatency        = time.Microsecond
+	MaxLatency        = 20 * time.Minute
+	SignificantDigits = 3
+)
+
+// NewHistogram returns an empty latency histogram in microseconds with the bounds above.
+func NewHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(int64(MinLatency/time.Microsecond), int64(MaxLatency/time.Microsecond), SignificantDigits)
+}
+
+// Config is everything Run needs besides the Plan.
+type Config struct {
+	Plan      Plan
+	Addr      string         // signalling address, "tcp://host:port"
+	Transport transport.Kind // default transport.Native
+	// Drain bounds how long Run waits for outstanding replies after the last stage or an
+	// interrupt; 0 means the longest request timeout.
+	Drain time.Duration
+	// StallThreshold: an interval with requests outstanding and no reply for at least
+	// this long is a stall; 0 means 1 s.
+	StallThreshold time.Duration
+	// Reconnect makes clients reconnect with backoff after a lost connection.
+	Reconnect bool
+	// Intervals, if set, receives each second's histograms as they close, so that a
+	// long run's memory stays flat.
+	Intervals IntervalSink
+	// Progress, if set, is called about once a second from a goroutine of Run.
+	Progress func(Progress)
+}
+
+// IntervalSink receives interval histograms as Run closes each interval. Calls come from
+// one goroutine, in time order; the histograms are owned by the sink after the call.
+type IntervalSink interface {
+	Interval(iv Interval) error
+}
+
+// Interval is one closed interval (normally one second) of one command.
+type Interval struct {
+	Start, End  time.Time
+	Command     protocol.Command
+	Corrected   *hdrhistogram.Histogram // by reply time within the interval
+	Uncorrected *hdrhistogram.Histogram
+	Counts      Counts // events that happened within the interval
+}
+
+// Progress is a snapshot for a live display.
+type Progress struct {
+	Elapsed, Total time.Duration // Total is 0 when a stage is bounded by count
+	Stage          string
+	TargetRate     float64 // requests/s the schedule asks for now (0 for closed loops)
+	AchievedRate   float64 // requests/s sent in the last interval
+	InFlight       int64
+	P99            time.Duration // corrected, last interval, all commands
+	Errors         int64         // everything but OK so far
+	Connected      int
+}
+
+// Result is what a run gathered. Stage results exclude the warm-up, which has its own.
+type Result struct {
+	Start, End  time.Time
+	Interrupted bool // stopped early by ctx (Ctrl-C, SIGTERM)
+	Warmup      *StageResult
+	Stages      []StageResult
+	Stalls      []Stall
+	Connections ConnectionStats
+	Generator   GeneratorStats
+}
+
+// StageResult is one stage's figures, by the stage in which each request was sent.
+type StageResult struct {
+	Name       string
+	Start, End time.Time
+	Commands   []*CommandResult // in the order of the stage's mix
+	// Replies that could not be tied to a request of this run's stage.
+	Undecodable uint64 // frames that are not a signalling message
+	Unmatched   uint64 // an id this client never sent
+}
+
+// Counts are a command's outcomes. Every sent request with ack ends as exactly one of
+// OK, Exceptions, Unexpected, Timeouts or Abandoned.
+type Counts struct {
+	Sent       uint64 // requests handed to the transport
+	NoAck      uint64 // of Sent, without ack: never timed
+	OK         uint64 // the expected reply (COMPLETE, HARTBEAT for HARTBEAT, PERFRPRT for PERFMNCE)
+	Exceptions uint64 // EXCEPTON
+	Unexpected uint64 // a reply with another command (0.2.1 echoes its request on failure)
+	Timeouts   uint64 // no reply within the timeout
+	Abandoned  uint64 // still outstanding when the run ended (interrupt or drain limit)
+	Late       uint64 // a reply after its request timed out (also counted in Timeouts)
+	Duplicates uint64 // a second reply to an answered request
+	SendErrors uint64 // the transport refused the message (e.g. disconnected)
+}
+
+// CommandResult is one command's counts and histograms within a stage.
+type CommandResult struct {
+	Command protocol.Command
+	Counts
+	Corrected   *hdrhistogram.Histogram // µs, reply − intended send, timeouts at their deadline
+	Uncorrected *hdrhistogram.Histogram // µs, reply − actual send
+	SendDelay   *hdrhistogram.Histogram // µs, actual − intended send
+}
+
+// Stall is a time in which requests were outstanding and no reply arrived for at least
+// the stall threshold.
+type Stall struct {
+	Start, End  time.Time
+	Outstanding int64 // requests outstanding, at most, during the stall
+}
+
+// ConnectionStats are the clients' connection figures for the whole run.
+type ConnectionStats struct {
+	ConnectTime    *hdrhistogram.Histogram // µs, TCP connect plus handshake
+	Connected      uint64
+	ConnectFailed  uint64
+	Disconnects    uint64
+	DisconnectsMax uint64 // the most disconnects in any one interval
+}
+
+// GeneratorStats is the generator watching itself: when Bound is true, the figures
+// measure the generator rather than the server, and Reasons says why in plain words.
+type GeneratorStats struct {
+	Bound         bool
+	Reasons       []string
+	CPUSeconds    float64 // this process, user + system (includes an embedded broker)
+	GOMAXPROCS    int
+	GCPauseTotal  time.Duration
+	GCPauseMax    time.Duration
+	SendDelayP99  time.Duration
+	AchievedRatio float64 // requests sent / requests scheduled (open loop), 1 when closed
+}
