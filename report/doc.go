@@ -1,0 +1,29 @@
+// Package report writes, reads and prints the results of a dmbench run.
+//
+// # A run on disk
+//
+// A run is written by a Writer into a hidden temporary folder beside its final place and
+// renamed into place by Finish, so a folder named <UTC time>-<scenario> is always complete:
+//
+//	<out>/20260102T030405Z-keepalive-storm/
+//	    result.json             the Result: metadata, per stage and command counts,
+//	                            percentiles and cumulative histograms
+//	    HARTBEAT.hlog           1 s interval histograms of corrected latency (HdrHistogram log)
+//	    HARTBEAT.uncorrected.hlog   the same for uncorrected latency, if asked for
+//	    HARTBEAT.hgrm           percentile spectrum of corrected latency over all stages
+//	                            (warm-up excluded), in milliseconds
+//
+// # result.json
+//
+// The document is a Result marshalled as indented JSON, with snake_case field names. Its
+// layout is versioned by meta.schema_version (SchemaVersion); Read refuses a newer one.
+// Units are in the field names: durations and latencies are integer microseconds in fields
+// ending in _us, rates are per second in fields ending in _per_s, CPU time is in
+// cpu_seconds, and times of day are RFC 3339 in UTC. Every histogram is kept whole, in
+// HdrHistogram's V2 compressed encoding (base64, as Histogram.Encode gives it), so runs can
+// be merged and compared later without loss; Latency.Decode reads one back.
+//
+// The histograms hold microseconds. Corrected latency is measured from each request's
+// intended send time, uncorrected latency from its actual send time, and send delay is the
+// difference (see package loadgen).
+package report

@@ -1,0 +1,173 @@
+package report
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of result.json's layout. It rises when a field changes its
+// meaning or goes away; adding a field does not raise it.
+const SchemaVersion = 1
+
+// Version and Commit, when set, override the tool version and git revision that ReadBuild
+// takes from the binary's build information. Set them at link time:
+//
+//	go build -ldflags "-X github.com/dmbench/dmbench/report.Version=v0.3.0 \
+//	    -X github.com/dmbench/dmbench/report.Commit=$(git rev-parse HEAD)" ./cmd/dmbench
+var (
+	Version string
+	Commit  string
+)
+
+// Build identifies the binary that ran.
+type Build struct {
+	Version   string // module version, "devel" when unknown
+	Commit    string // git revision, "" when unknown
+	Modified  bool   // the working tree had uncommitted changes when built
+	GoVersion string
+}
+
+// ReadBuild returns the running binary's identity from runtime/debug.ReadBuildInfo
+// (main module version, vcs.revision, vcs.modified), overridden by Version and Commit when
+// they are set. Builds with -buildvcs=false, and tests, carry no git revision.
+func ReadBuild() Build {
+	b := Build{Version: "devel", GoVersion: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			b.Version = v
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.Commit = s.Value
+			case "vcs.modified":
+				b.Modified = s.Value == "true"
+			}
+		}
+	}
+	if Version != "" {
+		b.Version = Version
+	}
+	if Commit != "" {
+		b.Commit = Commit
+		b.Modified = false
+	}
+	return b
+}
+
+// Meta describes a run: what ran, where, against what, with which settings, and when.
+type Meta struct {
+	SchemaVersion int    `json:"schema_version"` // SchemaVersion of the writer
+	Tool          string `json:"tool"`           // "dmbench"
+	ToolVersion   string `json:"tool_version"`
+	GitSHA        string `json:"git_sha,omitempty"`
+	GitModified   bool   `json:"git_modified,omitempty"`
+	GoVersion     string `json:"go_version"`
+
+	Host       string `json:"host"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+
+	Scenario  Scenario          `json:"scenario"`
+	Seed      int64             `json:"seed"`
+	Target    Target            `json:"target"`
+	Transport string            `json:"transport"`              // "native" or "zmq4"
+	Labels    map[string]string `json:"labels,omitempty"`       // --label key=value
+	Flags     map[string]string `json:"flags,omitempty"`        // flags as set, by name
+	Args      []string          `json:"command_line,omitempty"` // the command line as given
+
+	Start           time.Time `json:"start"`
+	End             time.Time `json:"end"`
+	Interrupted     bool      `json:"interrupted"`                // stopped before the plan's end
+	InterruptReason string    `json:"interrupt_reason,omitempty"` // e.g. "interrupt signal", "server gone"
+}
+
+// Scenario identifies the scenario a run executed.
+type Scenario struct {
+	Name   string `json:"name"`
+	File   string `json:"file,omitempty"` // path given, or "bundled:<name>"
+	Text   string `json:"text,omitempty"` // the file's full text
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Target is the server under load.
+type Target struct {
+	Address    string   `json:"address"`               // signalling address, tcp://host:port
+	Embedded   bool     `json:"embedded"`              // the reference broker ran inside dmbench
+	BrokerMode string   `json:"broker_mode,omitempty"` // embedded broker's mode, e.g. "dmb-0.2.1"
+	Faults     []string `json:"faults,omitempty"`      // embedded broker's injected faults
+}
+
+// NewMeta returns a Meta filled with what the process can tell about itself: tool and Go
+// versions, git revision, host name, OS, architecture, CPU count and GOMAXPROCS. The caller
+// fills the scenario, target, seed, labels and flags.
+func NewMeta() Meta {
+	b := ReadBuild()
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	return Meta{
+		SchemaVersion: SchemaVersion,
+		Tool:          "dmbench",
+		ToolVersion:   b.Version,
+		GitSHA:        b.Commit,
+		GitModified:   b.Modified,
+		GoVersion:     b.GoVersion,
+		Host:          host,
+		OS:            runtime.GOOS,
+		Arch:          runtime.GOARCH,
+		NumCPU:        runtime.NumCPU(),
+		GOMAXPROCS:    runtime.GOMAXPROCS(0),
+	}
+}
+
+// SetScenario records the scenario's name, file and text, and the text's SHA-256 hash,
+// which tells whether two runs executed the same scenario.
+func (m *Meta) SetScenario(name, file string, text []byte) {
+	sum := sha256.Sum256(text)
+	m.Scenario = Scenario{Name: name, File: file, Text: string(text), SHA256: hex.EncodeToString(sum[:])}
+}
+
+// ParseLabels turns --label arguments of the form key=value into a map. A key is
+// non-empty and has no spaces; a repeated key is an error.
+func ParseLabels(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	labels := make(map[string]string, len(args))
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		k = strings.TrimSpace(k)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("label %q: want key=value, e.g. broker=0.2.1", a)
+		case k == "" || strings.ContainsAny(k, " \t\n"):
+			return nil, fmt.Errorf("label %q: the key must be non-empty and without spaces, e.g. broker=0.2.1", a)
+		}
+		if _, dup := labels[k]; dup {
+			return nil, fmt.Errorf("label %q: key %q given twice; give each key once", a, k)
+		}
+		labels[k] = v
+	}
+	return labels, nil
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,387 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/dmbench/dmbench/loadgen"
+)
+
+// ResultFile is the name of the result document inside a run's folder.
+const ResultFile = "result.json"
+
+// Result is the document written to result.json: the run's metadata and, per stage and
+// command, counts, rates, percentiles and the cumulative histograms they came from.
+type Result struct {
+	Meta        Meta          `json:"meta"`
+	Warmup      *StageResult  `json:"warmup,omitempty"` // recorded apart, excluded from Stages
+	Stages      []StageResult `json:"stages"`
+	Stalls      []Stall       `json:"stalls"`
+	Connections Connections   `json:"connections"`
+	Generator   Generator     `json:"generator"`
+	// Warnings are problems met while building the result (e.g. a histogram that could not
+	// be encoded); the figures they concern are missing.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// StageResult is one stage's figures, by the stage in which each request was sent.
+type StageResult struct {
+	Name       string          `json:"name"`
+	Start      time.Time       `json:"start"`
+	End        time.Time       `json:"end"`
+	DurationUS int64           `json:"duration_us"`
+	Commands   []CommandResult `json:"commands"`
+	// Replies that could not be tied to a request of the stage.
+	Undecodable uint64 `json:"undecodable"` // frames that are not a signalling message
+	Unmatched   uint64 `json:"unmatched"`   // an id no client sent
+}
+
+// Duration returns the stage's length.
+func (s *StageResult) Duration() time.Duration { return time.Duration(s.DurationUS) * time.Microsecond }
+
+// CommandResult is one command's figures within a stage.
+type CommandResult struct {
+	Command        string  `json:"command"`
+	Counts         Counts  `json:"counts"`
+	ThroughputPerS float64 `json:"throughput_per_s"` // OK replies per second of the stage's duration
+	SentPerS       float64 `json:"sent_per_s"`       // requests sent per second of the stage's duration
+	Corrected      Latency `json:"corrected"`        // reply − intended send; timeouts at their deadline
+	Uncorrected    Latency `json:"uncorrected"`      // reply − actual send
+	SendDelay      Latency `json:"send_delay"`       // actual − intended send
+}
+
+// Counts are a command's outcomes (see loadgen.Counts for their exact meaning).
+type Counts struct {
+	Sent       uint64 `json:"sent"`
+	NoAck      uint64 `json:"no_ack"` // of sent, without ack: never timed
+	OK         uint64 `json:"ok"`
+	Exceptions uint64 `json:"exceptions"`
+	Unexpected uint64 `json:"unexpected"`
+	Timeouts   uint64 `json:"timeouts"`
+	Abandoned  uint64 `json:"abandoned"`
+	Late       uint64 `json:"late"` // also counted in timeouts
+	Duplicates uint64 `json:"duplicates"`
+	SendErrors uint64 `json:"send_errors"`
+}
+
+// Errors returns every outcome that is neither OK nor unanswered by design: exceptions,
+// unexpected replies, timeouts, abandoned requests and send errors.
+func (c Counts) Errors() uint64 {
+	return c.Exceptions + c.Unexpected + c.Timeouts + c.Abandoned + c.SendErrors
+}
+
+func (c *Counts) add(o Counts) {
+	c.Sent += o.Sent
+	c.NoAck += o.NoAck
+	c.OK += o.OK
+	c.Exceptions += o.Exceptions
+	c.Unexpected += o.Unexpected
+	c.Timeouts += o.Timeouts
+	c.Abandoned += o.Abandoned
+	c.Late += o.Late
+	c.Duplicates += o.Duplicates
+	c.SendErrors += o.SendErrors
+}
+
+// Latency is a latency distribution: its percentiles in microseconds and the whole
+// histogram in HdrHistogram's V2 compressed encoding.
+type Latency struct {
+	Count  int64   `json:"count"`
+	MinUS  int64   `json:"min_us"`
+	MeanUS float64 `json:"mean_us"`
+	P50US  int64   `json:"p50_us"`
+	P90US  int64   `json:"p90_us"`
+	P99US  int64   `json:"p99_us"`
+	P999US int64   `json:"p99_9_us"`
+	MaxUS  int64   `json:"max_us"`
+	// Histogram is the base64 V2 compressed histogram of microseconds (Histogram.Encode);
+	// empty when nothing was recorded.
+	Histogram string `json:"histogram,omitempty"`
+}
+
+// summaryPercentiles are the percentiles a Latency keeps, in Latency's field order.
+var summaryPercentiles = []float64{50, 90, 99, 99.9}
+
+// NewLatency summarises h, which holds microseconds, and keeps its encoding. A nil or
+// empty histogram gives a zero Latency.
+func NewLatency(h *hdrhistogram.Histogram) (Latency, error) {
+	if h == nil || h.TotalCount() == 0 {
+		return Latency{}, nil
+	}
+	enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return Latency{}, fmt.Errorf("encoding a histogram of %d values: %w", h.TotalCount(), err)
+	}
+	p := h.ValueAtPercentilesSlice(summaryPercentiles)
+	return Latency{
+		Count:     h.TotalCount(),
+		MinUS:     h.Min(),
+		MeanUS:    math.Round(h.Mean()*1000) / 1000, // to the ns: the last bits vary with FMA
+		P50US:     p[0],
+		P90US:     p[1],
+		P99US:     p[2],
+		P999US:    p[3],
+		MaxUS:     h.Max(),
+		Histogram: string(enc),
+	}, nil
+}
+
+// Decode returns the histogram l was made from, or an empty one (with loadgen's bounds)
+// when l recorded nothing.
+func (l Latency) Decode() (*hdrhistogram.Histogram, error) {
+	if l.Histogram == "" {
+		return loadgen.NewHistogram(), nil
+	}
+	h, err := hdrhistogram.Decode([]byte(l.Histogram))
+	if err != nil {
+		return nil, fmt.Errorf("decoding a histogram: %w (the result file is damaged or not from dmbench)", err)
+	}
+	if h.TotalCount() != l.Count {
+		return nil, fmt.Errorf("decoded histogram holds %d values but its count says %d: the result file is inconsistent", h.TotalCount(), l.Count)
+	}
+	return h, nil
+}
+
+// Stall is a time in which requests were outstanding and no reply came for at least the
+// stall threshold.
+type Stall struct {
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	OffsetUS    int64     `json:"offset_us"` // Start − the run's start
+	DurationUS  int64     `json:"duration_us"`
+	Outstanding int64     `json:"outstanding"` // requests outstanding, at most, during the stall
+}
+
+// Connections are the clients' connection figures for the whole run.
+type Connections struct {
+	Connected      uint64  `json:"connected"`
+	ConnectFailed  uint64  `json:"connect_failed"`
+	Disconnects    uint64  `json:"disconnects"`
+	DisconnectsMax uint64  `json:"disconnects_max"` // the most in any one interval
+	ConnectTime    Latency `json:"connect_time"`    // TCP connect plus handshake
+}
+
+// Generator is the generator watching itself. When Bound is true the figures measure
+// dmbench rather than the server, and Reasons says why.
+type Generator struct {
+	Bound          bool     `json:"bound"`
+	Reasons        []string `json:"reasons,omitempty"`
+	CPUSeconds     float64  `json:"cpu_seconds"` // this process, user + system; includes an embedded broker
+	GOMAXPROCS     int      `json:"gomaxprocs"`
+	GCPauseTotalUS int64    `json:"gc_pause_total_us"`
+	GCPauseMaxUS   int64    `json:"gc_pause_max_us"`
+	SendDelayP99US int64    `json:"send_delay_p99_us"`
+	AchievedRatio  float64  `json:"achieved_ratio"` // requests sent / scheduled (open loop); 1 when closed
+}
+
+// FromLoadgen builds the document for a run from its metadata and what loadgen.Run
+// returned. The run's start, end and interruption come from lr; meta.Interrupted stays set
+// if the caller set it. lr may be nil (the run never started): the result then holds meta
+// alone. A histogram that cannot be encoded is left out and named in Warnings.
+func FromLoadgen(meta Meta, lr *loadgen.Result) *Result {
+	meta.SchemaVersion = SchemaVersion
+	if meta.Tool == "" {
+		meta.Tool = "dmbench"
+	}
+	r := &Result{Meta: meta, Stages: []StageResult{}, Stalls: []Stall{}}
+	if lr == nil {
+		return r
+	}
+	r.Meta.Start, r.Meta.End = lr.Start.UTC(), lr.End.UTC()
+	r.Meta.Interrupted = meta.Interrupted || lr.Interrupted
+
+	latency := func(where string, h *hdrhistogram.Histogram) Latency {
+		l, err := NewLatency(h)
+		if err != nil {
+			r.Warnings = append(r.Warnings, where+": "+err.Error())
+		}
+		return l
+	}
+	if lr.Warmup != nil {
+		w := stageFrom(lr.Warmup, "warm-up", latency)
+		r.Warmup = &w
+	}
+	for i := range lr.Stages {
+		r.Stages = append(r.Stages, stageFrom(&lr.Stages[i], fmt.Sprintf("stage %d", i+1), latency))
+	}
+	for _, s := range lr.Stalls {
+		r.Stalls = append(r.Stalls, Stall{
+			Start:       s.Start.UTC(),
+			End:         s.End.UTC(),
+			OffsetUS:    us(s.Start.Sub(lr.Start)),
+			DurationUS:  us(s.End.Sub(s.Start)),
+			Outstanding: s.Outstanding,
+		})
+	}
+	c := lr.Connections
+	r.Connections = Connections{
+		Connected:      c.Connected,
+		ConnectFailed:  c.ConnectFailed,
+		Disconnects:    c.Disconnects,
+		DisconnectsMax: c.DisconnectsMax,
+		ConnectTime:    latency("connect time", c.ConnectTime),
+	}
+	g := lr.Generator
+	r.Generator = Generator{
+		Bound:          g.Bound,
+		Reasons:        append([]string(nil), g.Reasons...),
+		CPUSeconds:     g.CPUSeconds,
+		GOMAXPROCS:     g.GOMAXPROCS,
+		GCPauseTotalUS: us(g.GCPauseTotal),
+		GCPauseMaxUS:   us(g.GCPauseMax),
+		SendDelayP99US: us(g.SendDelayP99),
+		AchievedRatio:  g.AchievedRatio,
+	}
+	if r.Meta.GOMAXPROCS == 0 {
+		r.Meta.GOMAXPROCS = g.GOMAXPROCS
+	}
+	return r
+}
+
+func stageFrom(s *loadgen.StageResult, where string, latency func(string, *hdrhistogram.Histogram) Latency) StageResult {
+	d := s.End.Sub(s.Start)
+	out := StageResult{
+		Name:        s.Name,
+		Start:       s.Start.UTC(),
+		End:         s.End.UTC(),
+		DurationUS:  us(d),
+		Undecodable: s.Undecodable,
+		Unmatched:   s.Unmatched,
+		Commands:    make([]CommandResult, 0, len(s.Commands)),
+	}
+	for _, c := range s.Commands {
+		if c == nil {
+			continue
+		}
+		name := string(c.Command)
+		at := fmt.Sprintf("%s %q %s", where, s.Name, name)
+		cr := CommandResult{
+			Command:     name,
+			Counts:      countsFrom(c.Counts),
+			Corrected:   latency(at+" corrected", c.Corrected),
+			Uncorrected: latency(at+" uncorrected", c.Uncorrected),
+			SendDelay:   latency(at+" send delay", c.SendDelay),
+		}
+		if secs := d.Seconds(); secs > 0 {
+			cr.ThroughputPerS = float64(c.OK) / secs
+			cr.SentPerS = float64(c.Sent) / secs
+		}
+		out.Commands = append(out.Commands, cr)
+	}
+	return out
+}
+
+func countsFrom(c loadgen.Counts) Counts {
+	return Counts{
+		Sent:       c.Sent,
+		NoAck:      c.NoAck,
+		OK:         c.OK,
+		Exceptions: c.Exceptions,
+		Unexpected: c.Unexpected,
+		Timeouts:   c.Timeouts,
+		Abandoned:  c.Abandoned,
+		Late:       c.Late,
+		Duplicates: c.Duplicates,
+		SendErrors: c.SendErrors,
+	}
+}
+
+func us(d time.Duration) int64 { return int64(d / time.Microsecond) }
+
+// Commands returns the commands of the result's stages (warm-up excluded) in the order
+// they first appear.
+func (r *Result) Commands() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, s := range r.Stages {
+		for _, c := range s.Commands {
+			if !seen[c.Command] {
+				seen[c.Command] = true
+				names = append(names, c.Command)
+			}
+		}
+	}
+	return names
+}
+
+// HistogramKind selects one of a command's three histograms.
+type HistogramKind int
+
+// The three histograms of a command.
+const (
+	Corrected HistogramKind = iota
+	Uncorrected
+	SendDelay
+)
+
+func (k HistogramKind) of(c *CommandResult) Latency {
+	switch k {
+	case Uncorrected:
+		return c.Uncorrected
+	case SendDelay:
+		return c.SendDelay
+	default:
+		return c.Corrected
+	}
+}
+
+// Merged returns command's histogram of the given kind merged over all stages, warm-up
+// excluded, and its counts summed the same way. A command the result does not hold gives
+// an empty histogram.
+func (r *Result) Merged(command string, kind HistogramKind) (*hdrhistogram.Histogram, Counts, error) {
+	sum := loadgen.NewHistogram()
+	var counts Counts
+	for si := range r.Stages {
+		s := &r.Stages[si]
+		for ci := range s.Commands {
+			c := &s.Commands[ci]
+			if c.Command != command {
+				continue
+			}
+			counts.add(c.Counts)
+			h, err := kind.of(c).Decode()
+			if err != nil {
+				return nil, counts, fmt.Errorf("stage %q %s: %w", s.Name, command, err)
+			}
+			if dropped := sum.Merge(h); dropped > 0 {
+				return nil, counts, fmt.Errorf("stage %q %s: %d values beyond the histogram's range of %d µs were dropped while merging", s.Name, command, dropped, sum.HighestTrackableValue())
+			}
+		}
+	}
+	return sum, counts, nil
+}
+
+// Read reads a run's result.json back. path is the run's folder or the file itself. A
+// result written by a newer dmbench (a higher schema version) is refused.
+func Read(path string) (*Result, error) {
+	file := path
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		file = filepath.Join(path, ResultFile)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading results: %s does not exist: give a run's folder (as printed after a run) or its %s", file, ResultFile)
+		}
+		return nil, fmt.Errorf("reading results: %w", err)
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("reading results %s: not valid JSON: %w", file, err)
+	}
+	switch v := r.Meta.SchemaVersion; {
+	case v == 0:
+		return nil, fmt.Errorf("reading results %s: no meta.schema_version: this is not a dmbench result", file)
+	case v > SchemaVersion:
+		return nil, fmt.Errorf("reading results %s: schema version %d is newer than this dmbench reads (%d): upgrade dmbench", file, v, SchemaVersion)
+	}
+	return &r, nil
+}
