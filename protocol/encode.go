@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -10,6 +11,9 @@ import (
 // valid until the next call. The zero value is ready to use. An Encoder is not safe for
 // concurrent use.
 type Encoder struct {
+	// StringNames sends group_name and channel_name as msgpack str instead of bin.
+	StringNames bool
+
 	frames [][]byte
 	buf    bytes.Buffer
 	enc    *msgpack.Encoder
@@ -28,8 +32,8 @@ func (e *Encoder) Encode(m *Message) [][]byte {
 }
 
 // Properties returns p as a msgpack map, valid until the next call. It holds the keys that
-// are set: group_name and channel_name as bin (as the DMB client sends them), ttl when
-// non-zero, ack when true, reason when non-empty.
+// are set: group_name and channel_name as bin (as the DMB client sends them; str with
+// StringNames), ttl when non-zero, ack when true, reason when non-empty.
 func (e *Encoder) Properties(p *Properties) []byte {
 	if e.enc == nil {
 		e.enc = msgpack.NewEncoder(&e.buf)
@@ -45,11 +49,11 @@ func (e *Encoder) Properties(p *Properties) []byte {
 	_ = e.enc.EncodeMapLen(n)
 	if p.GroupName != nil {
 		_ = e.enc.EncodeString(KeyGroupName)
-		_ = e.enc.EncodeBytes(p.GroupName)
+		e.name(p.GroupName)
 	}
 	if p.ChannelName != nil {
 		_ = e.enc.EncodeString(KeyChannelName)
-		_ = e.enc.EncodeBytes(p.ChannelName)
+		e.name(p.ChannelName)
 	}
 	if p.TTL != 0 {
 		_ = e.enc.EncodeString(KeyTTL)
@@ -71,4 +75,14 @@ func Encode(m *Message) [][]byte {
 	var e Encoder
 	frames := e.Encode(m)
 	return frames
+}
+
+// name encodes a group or channel name as bin, or as str when StringNames is set.
+func (e *Encoder) name(b []byte) {
+	if !e.StringNames {
+		_ = e.enc.EncodeBytes(b)
+		return
+	}
+	// EncodeString only reads the string, so viewing b as one without a copy is safe.
+	_ = e.enc.EncodeString(unsafe.String(unsafe.SliceData(b), len(b)))
 }

@@ -295,3 +295,19 @@ func BenchmarkDecodeGroupAdd(b *testing.B) {
 		}
 	}
 }
+
+func TestEncoderStringNames(t *testing.T) {
+	for _, str := range []bool{false, true} {
+		e := Encoder{StringNames: str}
+		props := e.Properties(&Properties{GroupName: []byte("g1"), ChannelName: []byte{}})
+		var raw map[string]any
+		if err := msgpack.Unmarshal(props, &raw); err != nil {
+			t.Fatal(err)
+		}
+		_, isStr := raw[KeyGroupName].(string)
+		_, isStr2 := raw[KeyChannelName].(string)
+		if isStr != str || isStr2 != str {
+			t.Errorf("StringNames %v: names decoded as %T and %T", str, raw[KeyGroupName], raw[KeyChannelName])
+		}
+	}
+}
