@@ -67,11 +67,12 @@ type Request struct {
 	Weight  float64 // relative weight; > 0
 	// Group and Channel make a name source for a client; nil leaves the key out. They
 	// are called once per client and stage, and the Namer once per request.
-	Group   func(client int) Namer
-	Channel func(client int) Namer
-	TTL     int64         // seconds; 0 leaves the key out (the server's default applies)
-	Ack     bool          // false: counted as sent, never timed
-	Timeout time.Duration // 0 means Plan.Timeout
+	Group       func(client int) Namer
+	Channel     func(client int) Namer
+	StringNames bool          // send names as msgpack str rather than bin (protocol.Encoder.StringNames)
+	TTL         int64         // seconds; 0 leaves the key out (the server's default applies)
+	Ack         bool          // false: counted as sent, never timed
+	Timeout     time.Duration // 0 means Plan.Timeout
 }
 
 // Namer yields names for one client. Next may reuse the returned slice's memory on the
