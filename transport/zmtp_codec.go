@@ -1,0 +1,419 @@
+package transport
+
+// The ZMTP 3.1 wire format (https://rfc.zeromq.org/spec/37/), NULL mechanism only:
+//
+//	greeting = signature(10) version(2) mechanism(20) as-server(1) filler(31)
+//	frame    = flags(1) size(1 or 8, big-endian) body(size)
+//	flags    = MORE(0x01) | LONG(0x02) | COMMAND(0x04)
+//	command  = name-size(1) name body
+//	READY    = properties: name-size(1) name value-size(4, big-endian) value
+//
+// Nothing in this file does I/O: the encoder appends to byte slices and the decoder is a
+// resumable state machine fed with whatever bytes have arrived, so the same code serves the
+// DEALER (which must survive a receive deadline in the middle of a frame), the ROUTER's
+// per-connection readers, and the fuzz target.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// Frame flags.
+const (
+	zmtpMore    = 0x01
+	zmtpLong    = 0x02
+	zmtpCommand = 0x04
+)
+
+const (
+	zmtpGreetingSize = 64
+	// zmtpDefaultMaxFrame is the frame limit when the options give 0.
+	zmtpDefaultMaxFrame = 64 << 20
+	// zmtpMaxCommand bounds a command frame (READY, PING, ERROR, ...), whatever
+	// MaxFrameSize says: commands carry a few properties, never bulk data.
+	zmtpMaxCommand = 1 << 20
+	// zmtpMaxFrames bounds the number of frames in one multipart message, so that a
+	// flood of empty MORE frames cannot grow the frame index without limit.
+	zmtpMaxFrames = 1 << 16
+	// zmtpMaxIdentity is the longest routing id ZMTP allows (libzmq's limit too).
+	zmtpMaxIdentity = 255
+	// zmtpMaxPingContext is the longest PING context a PONG echoes (ZMTP 3.1).
+	zmtpMaxPingContext = 16
+)
+
+// Socket type names as they travel in READY.
+const (
+	zmtpDealer = "DEALER"
+	zmtpRouter = "ROUTER"
+)
+
+// zmtpCompatible reports whether a socket of type ours may talk to a peer of type peer
+// (ZMTP 3.1's compatibility table, for the two types dmbench speaks).
+func zmtpCompatible(ours, peer string) bool {
+	switch ours {
+	case zmtpDealer:
+		return peer == "ROUTER" || peer == "DEALER" || peer == "REP"
+	case zmtpRouter:
+		return peer == "DEALER" || peer == "REQ" || peer == "ROUTER"
+	}
+	return false
+}
+
+// zmtpAppendGreeting appends dmbench's 64-byte greeting: ZMTP 3.1, NULL, as-server 0.
+func zmtpAppendGreeting(b []byte) []byte {
+	var g [zmtpGreetingSize]byte
+	g[0] = 0xFF
+	g[8] = 0x01 // padding as libzmq writes it (routing-id size + 1, for ZMTP 1.0 peers)
+	g[9] = 0x7F
+	g[10] = 3 // major
+	g[11] = 1 // minor
+	copy(g[12:32], "NULL")
+	return append(b, g[:]...)
+}
+
+// zmtpCheckGreeting validates as much of a peer's greeting as has arrived (g may be shorter
+// than 64 bytes), so that a peer speaking an older protocol is refused as soon as its
+// signature and version are in, instead of after a handshake timeout.
+func zmtpCheckGreeting(g []byte) error {
+	if len(g) >= 1 && g[0] != 0xFF {
+		return fmt.Errorf("%w: first byte %#02x is not a ZMTP signature (is the peer a ZeroMQ socket?)", ErrBadGreeting, g[0])
+	}
+	if len(g) >= 10 && g[9]&0x01 == 0 {
+		return fmt.Errorf("%w: signature % x is ZMTP 1.0; the peer needs ZMTP 3 (libzmq 4 or later)", ErrBadGreeting, g[:10])
+	}
+	if len(g) >= 11 && g[10] != 3 {
+		return fmt.Errorf("%w: peer speaks ZMTP major version %d; only 3.x (3.0, 3.1) is supported", ErrBadGreeting, g[10])
+	}
+	if len(g) >= 32 {
+		mech := g[12:32]
+		if !bytes.Equal(bytes.TrimRight(mech, "\x00"), []byte("NULL")) {
+			return fmt.Errorf("%w: peer asks for security mechanism %q; only NULL is supported", ErrBadGreeting, bytes.TrimRight(mech, "\x00"))
+		}
+	}
+	return nil
+}
+
+// zmtpAppendFrame appends one frame: a short header for bodies up to 255 bytes, a long one
+// above.
+func zmtpAppendFrame(b []byte, flags byte, body []byte) []byte {
+	if len(body) <= 255 {
+		b = append(b, flags, byte(len(body)))
+	} else {
+		b = append(b, flags|zmtpLong)
+		b = binary.BigEndian.AppendUint64(b, uint64(len(body)))
+	}
+	return append(b, body...)
+}
+
+// zmtpAppendMessage appends msg as one multipart message: MORE on every frame but the last.
+func zmtpAppendMessage(b []byte, msg [][]byte) []byte {
+	last := len(msg) - 1
+	for i, f := range msg {
+		var flags byte
+		if i < last {
+			flags = zmtpMore
+		}
+		b = zmtpAppendFrame(b, flags, f)
+	}
+	return b
+}
+
+// zmtpAppendCommand appends a command frame with the given name and data.
+func zmtpAppendCommand(b []byte, name string, data ...[]byte) []byte {
+	size := 1 + len(name)
+	for _, d := range data {
+		size += len(d)
+	}
+	if size <= 255 {
+		b = append(b, zmtpCommand, byte(size))
+	} else {
+		b = append(b, zmtpCommand|zmtpLong)
+		b = binary.BigEndian.AppendUint64(b, uint64(size))
+	}
+	b = append(b, byte(len(name)))
+	b = append(b, name...)
+	for _, d := range data {
+		b = append(b, d...)
+	}
+	return b
+}
+
+// zmtpAppendProperty appends one READY property.
+func zmtpAppendProperty(b []byte, name string, value []byte) []byte {
+	b = append(b, byte(len(name)))
+	b = append(b, name...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(value)))
+	return append(b, value...)
+}
+
+// zmtpAppendReady appends a READY command with Socket-Type and, when set, Identity.
+func zmtpAppendReady(b []byte, socketType string, identity []byte) []byte {
+	props := zmtpAppendProperty(nil, "Socket-Type", []byte(socketType))
+	if len(identity) > 0 {
+		props = zmtpAppendProperty(props, "Identity", identity)
+	}
+	return zmtpAppendCommand(b, "READY", props)
+}
+
+// zmtpSplitCommand splits a command body into its name and data.
+func zmtpSplitCommand(body []byte) (name, data []byte, ok bool) {
+	if len(body) < 1 || int(body[0]) > len(body)-1 {
+		return nil, nil, false
+	}
+	n := int(body[0])
+	return body[1 : 1+n], body[1+n:], true
+}
+
+// zmtpReady is what a peer's READY says.
+type zmtpReady struct {
+	socketType string
+	identity   []byte // a copy; nil when the peer set none
+}
+
+// zmtpParseReady parses READY's properties. Property names are case-insensitive.
+func zmtpParseReady(data []byte) (zmtpReady, error) {
+	var info zmtpReady
+	for len(data) > 0 {
+		n := int(data[0])
+		if len(data) < 1+n+4 {
+			return info, fmt.Errorf("%w: READY property cut short", ErrBadGreeting)
+		}
+		name := data[1 : 1+n]
+		vlen := binary.BigEndian.Uint32(data[1+n:])
+		data = data[1+n+4:]
+		if uint64(vlen) > uint64(len(data)) {
+			return info, fmt.Errorf("%w: READY property %q claims %d bytes, %d left", ErrBadGreeting, name, vlen, len(data))
+		}
+		value := data[:vlen]
+		data = data[vlen:]
+		switch {
+		case bytes.EqualFold(name, []byte("Socket-Type")):
+			info.socketType = string(value)
+		case bytes.EqualFold(name, []byte("Identity")):
+			if len(value) > zmtpMaxIdentity {
+				return info, fmt.Errorf("%w: peer identity of %d bytes (ZMTP allows %d)", ErrBadGreeting, len(value), zmtpMaxIdentity)
+			}
+			if len(value) > 0 {
+				info.identity = bytes.Clone(value)
+			}
+		}
+	}
+	if info.socketType == "" {
+		return info, fmt.Errorf("%w: READY without a Socket-Type property", ErrBadGreeting)
+	}
+	return info, nil
+}
+
+// zmtpPingContext returns the context a PONG must echo for a PING's data (TTL(2) context).
+func zmtpPingContext(data []byte) []byte {
+	if len(data) <= 2 {
+		return nil
+	}
+	ctx := data[2:]
+	if len(ctx) > zmtpMaxPingContext {
+		ctx = ctx[:zmtpMaxPingContext]
+	}
+	return ctx
+}
+
+// zmtpErrorReason returns the reason an ERROR command carries.
+func zmtpErrorReason(data []byte) []byte {
+	if len(data) < 1 {
+		return nil
+	}
+	n := int(data[0])
+	if n > len(data)-1 {
+		n = len(data) - 1
+	}
+	return data[1 : 1+n]
+}
+
+// zmtpMessage is one received multipart message. Frame bodies are stored back to back in
+// data and sliced out when the message is complete, so a message that is reused costs no
+// allocation once its buffers have grown to the traffic's size.
+type zmtpMessage struct {
+	data   []byte
+	ends   []int    // end offset in data of each complete frame
+	frames [][]byte // built when the message completes
+	prefix []byte   // if set, frames[0] (the ROUTER's routing id)
+}
+
+// build slices the frames out of data. Each frame's capacity ends at its length, so a
+// caller that appends to one cannot overwrite the next.
+func (m *zmtpMessage) build() {
+	m.frames = m.frames[:0]
+	if m.prefix != nil {
+		m.frames = append(m.frames, m.prefix)
+	}
+	start := 0
+	for _, end := range m.ends {
+		m.frames = append(m.frames, m.data[start:end:end])
+		start = end
+	}
+	m.ends = m.ends[:0]
+}
+
+// zmtpEvent says what feed completed.
+type zmtpEvent uint8
+
+const (
+	zmtpNeedMore   zmtpEvent = iota // everything given was consumed; nothing complete yet
+	zmtpGotMessage                  // a message is complete in msg.frames
+	zmtpGotCommand                  // a command frame is complete in cmd
+)
+
+// zmtpDecoder turns a byte stream into messages and commands. It is fed whatever has
+// arrived and keeps its place between calls, so input may be split anywhere.
+type zmtpDecoder struct {
+	maxFrame uint64
+	cmdOnly  bool // handshake: any message frame is an error
+
+	hdr    [9]byte
+	hdrN   int // header bytes collected so far when a header straddles two reads
+	inBody bool
+	flags  byte
+	remain uint64 // body bytes still to come in the current frame
+	total  uint64 // body bytes of the current message so far
+
+	msg *zmtpMessage // where message frames go; must be set before feeding message data
+	cmd []byte       // the current command frame's body
+}
+
+// reset forgets any partial frame or message (after a reconnect).
+func (d *zmtpDecoder) reset() {
+	d.hdrN = 0
+	d.inBody = false
+	d.remain = 0
+	d.total = 0
+	d.cmd = d.cmd[:0]
+	if d.msg != nil {
+		d.msg.data = d.msg.data[:0]
+		d.msg.ends = d.msg.ends[:0]
+	}
+}
+
+// partial reports whether the stream stopped inside a frame or a multipart message.
+func (d *zmtpDecoder) partial() bool {
+	return d.hdrN > 0 || d.inBody || (d.msg != nil && len(d.msg.ends) > 0)
+}
+
+// feed consumes bytes from p until a message or command completes or p runs out. It
+// returns how many bytes it consumed and what completed. After zmtpGotMessage the frames are
+// in d.msg.frames; after zmtpGotCommand the body is in d.cmd; both stay valid until the next
+// feed. An error is final for the connection.
+func (d *zmtpDecoder) feed(p []byte) (int, zmtpEvent, error) {
+	i := 0
+	for i < len(p) {
+		if d.inBody {
+			n := len(p) - i
+			if uint64(n) > d.remain {
+				n = int(d.remain)
+			}
+			if d.flags&zmtpCommand != 0 {
+				d.cmd = append(d.cmd, p[i:i+n]...)
+			} else {
+				d.msg.data = append(d.msg.data, p[i:i+n]...)
+			}
+			i += n
+			d.remain -= uint64(n)
+			if d.remain == 0 {
+				d.inBody = false
+				if ev := d.endFrame(); ev != zmtpNeedMore {
+					return i, ev, nil
+				}
+			}
+			continue
+		}
+		var flags byte
+		var size uint64
+		if rest := p[i:]; d.hdrN == 0 && len(rest) >= 2 && (rest[0]&zmtpLong == 0 || len(rest) >= 9) {
+			flags = rest[0]
+			if flags&zmtpLong == 0 {
+				size = uint64(rest[1])
+				i += 2
+			} else {
+				size = binary.BigEndian.Uint64(rest[1:9])
+				i += 9
+			}
+		} else {
+			d.hdr[d.hdrN] = p[i]
+			d.hdrN++
+			i++
+			want := 2
+			if d.hdr[0]&zmtpLong != 0 {
+				want = 9
+			}
+			if d.hdrN < want {
+				continue
+			}
+			flags = d.hdr[0]
+			if want == 2 {
+				size = uint64(d.hdr[1])
+			} else {
+				size = binary.BigEndian.Uint64(d.hdr[1:9])
+			}
+			d.hdrN = 0
+		}
+		if err := d.beginFrame(flags, size); err != nil {
+			return i, zmtpNeedMore, err
+		}
+		if size == 0 {
+			if ev := d.endFrame(); ev != zmtpNeedMore {
+				return i, ev, nil
+			}
+		} else {
+			d.inBody = true
+		}
+	}
+	return i, zmtpNeedMore, nil
+}
+
+// beginFrame checks a frame header against the limits and prepares for its body.
+func (d *zmtpDecoder) beginFrame(flags byte, size uint64) error {
+	d.flags = flags
+	d.remain = size
+	if flags&zmtpCommand != 0 {
+		limit := uint64(zmtpMaxCommand)
+		if d.maxFrame < limit {
+			limit = d.maxFrame
+		}
+		if size > limit {
+			return fmt.Errorf("%w: command frame of %d bytes (limit %d); the peer is not speaking ZMTP correctly", ErrFrameTooLarge, size, limit)
+		}
+		d.cmd = d.cmd[:0]
+		return nil
+	}
+	if d.cmdOnly {
+		return fmt.Errorf("%w: zmtpMessage frame before the READY command", ErrBadGreeting)
+	}
+	if size > d.maxFrame {
+		return fmt.Errorf("%w: %d-byte frame, limit %d (raise MaxFrameSize if the peer is right to send it)", ErrFrameTooLarge, size, d.maxFrame)
+	}
+	if len(d.msg.ends) == 0 {
+		// First frame of a message: the previous message's buffers are free again.
+		d.msg.data = d.msg.data[:0]
+		d.total = 0
+	}
+	if d.total+size > 2*d.maxFrame {
+		return fmt.Errorf("%w: zmtpMessage of more than %d bytes (twice MaxFrameSize)", ErrFrameTooLarge, 2*d.maxFrame)
+	}
+	if len(d.msg.ends) >= zmtpMaxFrames {
+		return fmt.Errorf("%w: zmtpMessage of more than %d frames", ErrFrameTooLarge, zmtpMaxFrames)
+	}
+	d.total += size
+	return nil
+}
+
+// endFrame finishes the current frame and says whether that completed something.
+func (d *zmtpDecoder) endFrame() zmtpEvent {
+	if d.flags&zmtpCommand != 0 {
+		return zmtpGotCommand
+	}
+	d.msg.ends = append(d.msg.ends, len(d.msg.data))
+	if d.flags&zmtpMore != 0 {
+		return zmtpNeedMore
+	}
+	d.msg.build()
+	return zmtpGotMessage
+}

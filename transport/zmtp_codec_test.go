@@ -1,0 +1,338 @@
+package transport
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// zmtpDecodeAll feeds in to a fresh decoder in pieces of at most step bytes (0: all at once)
+// and returns the messages and command bodies in order, and the first error.
+func zmtpDecodeAll(in []byte, step int, maxFrame uint64) (msgs [][][]byte, cmds [][]byte, partial bool, err error) {
+	var m zmtpMessage
+	d := zmtpDecoder{maxFrame: maxFrame, msg: &m}
+	if step <= 0 {
+		step = len(in) + 1
+	}
+	for off := 0; off < len(in); {
+		end := min(off+step, len(in))
+		chunk := in[off:end]
+		for len(chunk) > 0 {
+			n, ev, ferr := d.feed(chunk)
+			chunk = chunk[n:]
+			if ferr != nil {
+				return msgs, cmds, d.partial(), ferr
+			}
+			switch ev {
+			case zmtpGotMessage:
+				cp := make([][]byte, len(m.frames))
+				for i, f := range m.frames {
+					cp[i] = bytes.Clone(f)
+				}
+				msgs = append(msgs, cp)
+			case zmtpGotCommand:
+				cmds = append(cmds, bytes.Clone(d.cmd))
+			case zmtpNeedMore:
+				if len(chunk) != 0 {
+					return msgs, cmds, d.partial(), fmt.Errorf("needMore with %d bytes unconsumed", len(chunk))
+				}
+			}
+		}
+		off = end
+	}
+	return msgs, cmds, d.partial(), nil
+}
+
+func zmtpEqualMsgs(a, b [][][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j := range a[i] {
+			if !bytes.Equal(a[i][j], b[i][j]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestZMTPDecoderRoundTrip(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	tests := []struct {
+		name string
+		msgs [][][]byte
+	}{
+		{"one empty frame", [][][]byte{{{}}}},
+		{"dmb request with envelope", [][][]byte{{[]byte("peer-1"), {}, {}, []byte("0123456789abcdef"), []byte("HARTBEAT"), {0x81, 0xa3, 'a', 'c', 'k', 0xc3}}}},
+		{"one byte", [][][]byte{{{'x'}}}},
+		{"short/long boundary", [][][]byte{{bytes.Repeat([]byte{1}, 255), bytes.Repeat([]byte{2}, 256)}}},
+		{"1 MiB frame between small ones", [][][]byte{{{'a'}, big, {}}, {[]byte("after")}}},
+		{"many messages", func() [][][]byte {
+			var out [][][]byte
+			for i := range 100 {
+				out = append(out, [][]byte{{}, []byte(fmt.Sprint(i)), bytes.Repeat([]byte{byte(i)}, i*3)})
+			}
+			return out
+		}()},
+	}
+	for _, tt := range tests {
+		var wire []byte
+		for _, m := range tt.msgs {
+			wire = zmtpAppendMessage(wire, m)
+		}
+		for _, step := range []int{0, 1, 2, 3, 9, 10, 4096, 65536} {
+			t.Run(fmt.Sprintf("%s/step%d", tt.name, step), func(t *testing.T) {
+				got, cmds, partial, err := zmtpDecodeAll(wire, step, zmtpDefaultMaxFrame)
+				if err != nil {
+					t.Fatalf("decode: %v", err)
+				}
+				if partial || len(cmds) != 0 {
+					t.Fatalf("partial=%v commands=%d, want a clean end and no commands", partial, len(cmds))
+				}
+				if !zmtpEqualMsgs(got, tt.msgs) {
+					t.Fatalf("decoded %d messages, not equal to the %d encoded", len(got), len(tt.msgs))
+				}
+			})
+		}
+	}
+}
+
+func TestZMTPDecoderCommandsAndPartial(t *testing.T) {
+	ping := zmtpAppendCommand(nil, "PING", []byte{0, 10}, []byte("ctx"))
+	tests := []struct {
+		name        string
+		wire        []byte
+		wantMsgs    int
+		wantCmds    int
+		wantPartial bool
+	}{
+		{"ping alone", ping, 0, 1, false},
+		{"ping inside a multipart message", append(append([]byte{zmtpMore, 1, 'a'}, ping...), 0, 1, 'b'), 1, 1, false},
+		{"long-form header for a small frame", []byte{zmtpLong, 0, 0, 0, 0, 0, 0, 0, 2, 'h', 'i'}, 1, 0, false},
+		{"cut in a header", []byte{zmtpLong, 0, 0}, 0, 0, true},
+		{"cut in a body", []byte{0, 5, 'a', 'b'}, 0, 0, true},
+		{"cut after a MORE frame", []byte{zmtpMore, 1, 'a'}, 0, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs, cmds, partial, err := zmtpDecodeAll(tt.wire, 1, zmtpDefaultMaxFrame)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if len(msgs) != tt.wantMsgs || len(cmds) != tt.wantCmds || partial != tt.wantPartial {
+				t.Fatalf("got %d messages, %d commands, partial=%v; want %d, %d, %v",
+					len(msgs), len(cmds), partial, tt.wantMsgs, tt.wantCmds, tt.wantPartial)
+			}
+		})
+	}
+}
+
+func TestZMTPDecoderLimits(t *testing.T) {
+	long := func(flags byte, size uint64) []byte {
+		return binary.BigEndian.AppendUint64([]byte{flags | zmtpLong}, size)
+	}
+	manyEmpty := bytes.Repeat([]byte{zmtpMore, 0}, zmtpMaxFrames+1)
+	tests := []struct {
+		name     string
+		wire     []byte
+		maxFrame uint64
+		cmdOnly  bool
+		want     error
+	}{
+		{"frame above MaxFrameSize", long(0, 1025), 1024, false, ErrFrameTooLarge},
+		{"size with the top bit set", long(0, 1<<63), 1024, false, ErrFrameTooLarge},
+		{"command above the command limit", long(zmtpCommand, zmtpMaxCommand+1), zmtpDefaultMaxFrame, false, ErrFrameTooLarge},
+		{"message above twice MaxFrameSize", bytes.Repeat(append(long(zmtpMore, 300), make([]byte, 300)...), 3), 400, false, ErrFrameTooLarge},
+		{"too many frames", manyEmpty, zmtpDefaultMaxFrame, false, ErrFrameTooLarge},
+		{"message before READY", []byte{0, 1, 'x'}, zmtpDefaultMaxFrame, true, ErrBadGreeting},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m zmtpMessage
+			d := zmtpDecoder{maxFrame: tt.maxFrame, cmdOnly: tt.cmdOnly, msg: &m}
+			var err error
+			for p := tt.wire; len(p) > 0 && err == nil; {
+				var n int
+				n, _, err = d.feed(p)
+				p = p[n:]
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestZMTPCheckGreeting(t *testing.T) {
+	good := zmtpAppendGreeting(nil)
+	with := func(i int, b ...byte) []byte {
+		g := bytes.Clone(good)
+		copy(g[i:], b)
+		return g
+	}
+	tests := []struct {
+		name string
+		g    []byte
+		ok   bool
+	}{
+		{"ours (3.1)", good, true},
+		{"ZMTP 3.0 peer", with(11, 0), true},
+		{"libzmq padding", with(1, 0, 0, 0, 0, 0, 0, 0, 1), true},
+		{"partial but fine so far", good[:11], true},
+		{"HTTP request", []byte("GET / HTTP/1.1\r\n"), false},
+		{"ZMTP 1.0 signature", with(9, 0x7E), false},
+		{"ZMTP 2.0 (major 1)", with(10, 1), false},
+		{"ZMTP 4 major", with(10, 4), false},
+		{"PLAIN mechanism", with(12, 'P', 'L', 'A', 'I', 'N'), false},
+		{"CURVE mechanism", with(12, 'C', 'U', 'R', 'V', 'E'), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := zmtpCheckGreeting(tt.g)
+			if tt.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tt.ok && !errors.Is(err, ErrBadGreeting) {
+				t.Fatalf("err = %v, want ErrBadGreeting", err)
+			}
+		})
+	}
+}
+
+func TestZMTPParseReady(t *testing.T) {
+	props := func(kv ...string) []byte {
+		var b []byte
+		for i := 0; i < len(kv); i += 2 {
+			b = zmtpAppendProperty(b, kv[i], []byte(kv[i+1]))
+		}
+		return b
+	}
+	tests := []struct {
+		name     string
+		data     []byte
+		wantType string
+		wantID   string
+		ok       bool
+	}{
+		{"dealer without identity", props("Socket-Type", "DEALER"), "DEALER", "", true},
+		{"names in any case, extra properties", props("socket-type", "ROUTER", "X-App", "dmb", "IDENTITY", "me"), "ROUTER", "me", true},
+		{"no socket type", props("Identity", "me"), "", "", false},
+		{"value cut short", props("Socket-Type", "DEALER")[:15], "", "", false},
+		{"name cut short", []byte{20, 'S'}, "", "", false},
+		{"identity too long", props("Socket-Type", "DEALER", "Identity", string(make([]byte, 256))), "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, err := zmtpParseReady(tt.data)
+			if !tt.ok {
+				if !errors.Is(err, ErrBadGreeting) {
+					t.Fatalf("err = %v, want ErrBadGreeting", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if info.socketType != tt.wantType || string(info.identity) != tt.wantID {
+				t.Fatalf("got type %q identity %q, want %q %q", info.socketType, info.identity, tt.wantType, tt.wantID)
+			}
+		})
+	}
+}
+
+func TestZMTPCompatible(t *testing.T) {
+	tests := []struct {
+		ours, peer string
+		want       bool
+	}{
+		{zmtpDealer, "ROUTER", true},
+		{zmtpDealer, "DEALER", true},
+		{zmtpDealer, "REP", true},
+		{zmtpDealer, "REQ", false},
+		{zmtpDealer, "PUB", false},
+		{zmtpRouter, "DEALER", true},
+		{zmtpRouter, "REQ", true},
+		{zmtpRouter, "ROUTER", true},
+		{zmtpRouter, "REP", false},
+		{zmtpRouter, "SUB", false},
+	}
+	for _, tt := range tests {
+		if got := zmtpCompatible(tt.ours, tt.peer); got != tt.want {
+			t.Errorf("zmtpCompatible(%s, %s) = %v, want %v", tt.ours, tt.peer, got, tt.want)
+		}
+	}
+}
+
+// TestZMTPDecoderNoAllocs checks the steady state: once the buffers have grown, decoding
+// and encoding a message allocates nothing.
+func TestZMTPDecoderNoAllocs(t *testing.T) {
+	msg := [][]byte{{}, []byte("0123456789abcdef"), []byte("HARTBEAT"), {0x81, 0xa3, 'a', 'c', 'k', 0xc3}}
+	var wire []byte
+	for range 16 {
+		wire = zmtpAppendMessage(wire, msg)
+	}
+	var m zmtpMessage
+	d := zmtpDecoder{maxFrame: zmtpDefaultMaxFrame, msg: &m}
+	var out []byte
+	run := func() {
+		for p := wire; len(p) > 0; {
+			n, _, err := d.feed(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = p[n:]
+		}
+		out = zmtpAppendMessage(out[:0], m.frames)
+	}
+	run()
+	if allocs := testing.AllocsPerRun(100, run); allocs != 0 {
+		t.Fatalf("%.1f allocations per 16 messages decoded and re-encoded, want 0", allocs)
+	}
+}
+
+// FuzzFrameDecoder feeds arbitrary bytes to the decoder whole and in small pieces. It must
+// never panic, must not depend on how the input is split, and whatever it decodes must
+// re-encode to something that decodes to the same messages.
+func FuzzFrameDecoder(f *testing.F) {
+	f.Add([]byte{}, uint8(1))
+	f.Add(zmtpAppendMessage(nil, [][]byte{{}, []byte("id"), []byte("HARTBEAT"), {0x80}}), uint8(3))
+	f.Add(zmtpAppendCommand(nil, "PING", []byte{0, 1}, []byte("context")), uint8(2))
+	f.Add(zmtpAppendReady(nil, zmtpDealer, []byte("me")), uint8(5))
+	f.Add([]byte{zmtpLong, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint8(1))
+	f.Add([]byte{zmtpMore, 2, 'a'}, uint8(1))
+	f.Add(zmtpAppendMessage(nil, [][]byte{bytes.Repeat([]byte{7}, 300)}), uint8(7))
+	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+		const limit = 1 << 16
+		whole, wholeCmds, wholePartial, wholeErr := zmtpDecodeAll(in, 0, limit)
+		split, splitCmds, splitPartial, splitErr := zmtpDecodeAll(in, int(step%16)+1, limit)
+		if (wholeErr == nil) != (splitErr == nil) {
+			t.Fatalf("whole: %v; split: %v", wholeErr, splitErr)
+		}
+		if !zmtpEqualMsgs(whole, split) || len(wholeCmds) != len(splitCmds) || wholePartial != splitPartial {
+			t.Fatalf("split decoding differs: %d/%d messages, %d/%d commands, partial %v/%v",
+				len(whole), len(split), len(wholeCmds), len(splitCmds), wholePartial, splitPartial)
+		}
+		if wholeErr != nil {
+			for _, e := range []error{ErrFrameTooLarge, ErrBadGreeting} {
+				if errors.Is(wholeErr, e) {
+					return
+				}
+			}
+			t.Fatalf("unnamed decoder error: %v", wholeErr)
+		}
+		var again []byte
+		for _, m := range whole {
+			again = zmtpAppendMessage(again, m)
+		}
+		back, _, _, err := zmtpDecodeAll(again, 0, limit)
+		if err != nil || !zmtpEqualMsgs(back, whole) {
+			t.Fatalf("re-encoded messages do not decode the same (err %v)", err)
+		}
+	})
+}

@@ -1,0 +1,402 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// nativeDealer is the native DEALER: one TCP connection at a time, replaced with
+// exponential backoff when Reconnect is set.
+//
+// Recv reads and parses in the caller's goroutine (no reader goroutine, no channel per
+// message); Send queues into the current connection's nativeOutQueue, whose writer goroutine
+// flushes everything queued in one write.
+type nativeDealer struct {
+	endpoint       string // tcp://host:port as given
+	nativeHostPort string
+	opts           DialOptions
+	maxFrame       uint64
+
+	ctx    context.Context // cancelled by Close; bounds reconnect dials
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // writer and reconnect goroutines
+
+	cur atomic.Pointer[nativeDealerConn] // the live connection, nil while down
+
+	mu       sync.Mutex
+	closed   bool
+	gone     bool              // disconnected for good (no Reconnect)
+	deadline time.Time         // Recv deadline
+	rc       *nativeDealerConn // the connection Recv reads (written by Recv under mu)
+	waiting  bool              // Recv is waiting for a connection
+	changed  chan struct{}
+
+	// Owned by the Recv goroutine.
+	dec  zmtpDecoder
+	msg  zmtpMessage
+	pong []byte
+}
+
+// nativeDealerConn is one connection of a Dealer.
+type nativeDealerConn struct {
+	conn   net.Conn
+	rb     nativeReadBuf
+	q      nativeOutQueue
+	done   chan struct{}
+	failed atomic.Bool
+	once   sync.Once
+}
+
+func dialNativeDealer(ctx context.Context, endpoint string, opts DialOptions) (*nativeDealer, error) {
+	hp, err := nativeHostPort(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Identity) > zmtpMaxIdentity {
+		return nil, fmt.Errorf("transport: identity of %d bytes: ZMTP allows at most %d", len(opts.Identity), zmtpMaxIdentity)
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = nativeConnectTimeout
+	}
+	if opts.ReconnectMin <= 0 {
+		opts.ReconnectMin = 100 * time.Millisecond
+	}
+	if opts.ReconnectMax <= 0 {
+		opts.ReconnectMax = 5 * time.Second
+	}
+	if opts.ReconnectMax < opts.ReconnectMin {
+		opts.ReconnectMax = opts.ReconnectMin
+	}
+	d := &nativeDealer{
+		endpoint:       endpoint,
+		nativeHostPort: hp,
+		opts:           opts,
+		maxFrame:       nativeMaxFrame(opts.MaxFrameSize),
+		changed:        make(chan struct{}),
+	}
+	d.dec.maxFrame = d.maxFrame
+	d.dec.msg = &d.msg
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	c, err := d.connect(ctx)
+	if err != nil {
+		d.cancel()
+		nativeEmit(opts.OnEvent, ConnectFailed, endpoint, err)
+		return nil, err
+	}
+	d.install(c)
+	return d, nil
+}
+
+// connect dials and runs the handshake within ConnectTimeout (and ctx).
+func (d *nativeDealer) connect(ctx context.Context) (*nativeDealerConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.ConnectTimeout)
+	defer cancel()
+	stop := context.AfterFunc(d.ctx, cancel) // Close aborts a dial in progress
+	defer stop()
+	var nd net.Dialer
+	conn, err := nd.DialContext(ctx, "tcp", d.nativeHostPort)
+	if err != nil {
+		return nil, fmt.Errorf("transport: connecting to %s: %w (is the broker running and reachable?)", d.endpoint, err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	dl, _ := ctx.Deadline()
+	_ = conn.SetDeadline(dl)
+	abort := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	c := &nativeDealerConn{conn: conn, done: make(chan struct{})}
+	c.q.init()
+	_, err = zmtpHandshake(conn, &c.rb, zmtpDealer, d.opts.Identity, d.maxFrame)
+	if !abort() || err != nil {
+		conn.Close()
+		if err == nil || ctx.Err() != nil {
+			err = fmt.Errorf("%w: zmtpHandshake with %s did not finish within %v", ErrBadGreeting, d.endpoint, d.opts.ConnectTimeout)
+			if d.ctx.Err() != nil {
+				err = ErrClosed
+			}
+		}
+		return nil, fmt.Errorf("transport: connecting to %s: %w", d.endpoint, err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// install makes c the live connection and starts its writer. It reports false (and
+// closes c) if the Dealer was closed meanwhile.
+func (d *nativeDealer) install(c *nativeDealerConn) bool {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		c.conn.Close()
+		return false
+	}
+	d.cur.Store(c)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := c.q.run(c.conn, 0, c.done); err != nil {
+			d.fail(c, err)
+		}
+	}()
+	d.notifyLocked()
+	d.mu.Unlock()
+	nativeEmit(d.opts.OnEvent, Connected, d.endpoint, nil)
+	return true
+}
+
+// notifyLocked wakes a Recv waiting for a connection. d.mu must be held.
+func (d *nativeDealer) notifyLocked() {
+	if d.waiting {
+		close(d.changed)
+		d.changed = make(chan struct{})
+		d.waiting = false
+	}
+}
+
+// fail ends connection c for err (once), reports it and starts reconnecting.
+func (d *nativeDealer) fail(c *nativeDealerConn, err error) {
+	c.once.Do(func() {
+		c.failed.Store(true)
+		c.q.shutdown()
+		close(c.done)
+		c.conn.Close()
+		d.mu.Lock()
+		d.cur.CompareAndSwap(c, nil)
+		closed := d.closed
+		reconnect := d.opts.Reconnect && !closed
+		if !reconnect {
+			d.gone = true
+		}
+		d.notifyLocked()
+		if reconnect {
+			d.wg.Add(1)
+			go d.reconnect()
+		}
+		d.mu.Unlock()
+		if !closed {
+			nativeEmit(d.opts.OnEvent, Disconnected, d.endpoint, err)
+		}
+	})
+}
+
+// reconnect dials until it succeeds or the Dealer is closed, waiting ReconnectMin,
+// then twice as long each time up to ReconnectMax (±10% jitter, so that many clients
+// cut off together do not come back in lockstep).
+func (d *nativeDealer) reconnect() {
+	defer d.wg.Done()
+	wait := d.opts.ReconnectMin
+	for {
+		jittered := time.Duration(float64(wait) * (0.9 + 0.2*rand.Float64()))
+		t := time.NewTimer(jittered)
+		select {
+		case <-d.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		c, err := d.connect(d.ctx)
+		if err == nil {
+			d.install(c)
+			return
+		}
+		if d.ctx.Err() != nil {
+			return
+		}
+		nativeEmit(d.opts.OnEvent, ConnectFailed, d.endpoint, err)
+		wait *= 2
+		if wait > d.opts.ReconnectMax {
+			wait = d.opts.ReconnectMax
+		}
+	}
+}
+
+// Send queues msg on the live connection. It blocks while the send queue is above its
+// high-water mark and returns ErrDisconnected while there is no connection.
+func (d *nativeDealer) Send(msg [][]byte) error {
+	if len(msg) == 0 {
+		return errNativeEmpty
+	}
+	for {
+		c := d.cur.Load()
+		if c == nil {
+			d.mu.Lock()
+			closed := d.closed
+			d.mu.Unlock()
+			if closed {
+				return ErrClosed
+			}
+			return ErrDisconnected
+		}
+		err := c.q.put(msg, nil, nativeDealerQueue, true)
+		if err == nil {
+			return nil
+		}
+		// The connection died under us; a reconnect may already have replaced it.
+		if d.cur.Load() == c {
+			d.cur.CompareAndSwap(c, nil)
+		}
+	}
+}
+
+// Recv returns the next message. The frames stay valid until the next Recv.
+func (d *nativeDealer) Recv() ([][]byte, error) {
+	for {
+		c := d.rc
+		if c == nil || c.failed.Load() {
+			var err error
+			if c, err = d.adopt(); err != nil {
+				return nil, err
+			}
+		}
+		for c.rb.r < c.rb.w {
+			n, ev, err := d.dec.feed(c.rb.buf[c.rb.r:c.rb.w])
+			c.rb.r += n
+			if err != nil {
+				d.fail(c, err)
+				break
+			}
+			switch ev {
+			case zmtpGotMessage:
+				return d.msg.frames, nil
+			case zmtpGotCommand:
+				if err := d.command(c); err != nil {
+					d.fail(c, err)
+				}
+			}
+		}
+		if c.failed.Load() {
+			continue
+		}
+		if _, err := c.rb.fill(c.conn); err != nil {
+			if c.rb.r < c.rb.w {
+				continue // parse what arrived; the error comes back on the next read
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && !c.failed.Load() {
+				return nil, ErrTimeout
+			}
+			if c.failed.Load() {
+				continue
+			}
+			err = nativeIOError("read", err)
+			if errors.Is(err, errNativePeerClosed) && d.dec.partial() {
+				err = fmt.Errorf("%w: the broker closed the connection inside a zmtpMessage", ErrTruncated)
+			}
+			d.fail(c, err)
+		}
+	}
+}
+
+// command handles a command frame received after the handshake.
+func (d *nativeDealer) command(c *nativeDealerConn) error {
+	name, data, ok := zmtpSplitCommand(d.dec.cmd)
+	if !ok {
+		return nil // malformed but harmless: ignore, as libzmq does
+	}
+	switch string(name) {
+	case "PING":
+		d.pong = zmtpAppendCommand(d.pong[:0], "PONG", zmtpPingContext(data))
+		_ = c.q.put(nil, d.pong, 0, false)
+	case "ERROR":
+		return fmt.Errorf("%w: %q", ErrPeerError, zmtpErrorReason(data))
+	}
+	return nil
+}
+
+// adopt waits for a live connection for Recv, within the Recv deadline.
+func (d *nativeDealer) adopt() (*nativeDealerConn, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	d.mu.Lock()
+	for {
+		if d.closed {
+			d.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if c := d.cur.Load(); c != nil && !c.failed.Load() {
+			d.rc = c
+			d.dec.reset()
+			_ = c.conn.SetReadDeadline(d.deadline)
+			d.mu.Unlock()
+			return c, nil
+		}
+		if d.gone {
+			d.mu.Unlock()
+			return nil, ErrDisconnected
+		}
+		var expired <-chan time.Time
+		if !d.deadline.IsZero() {
+			left := time.Until(d.deadline)
+			if left <= 0 {
+				d.mu.Unlock()
+				return nil, ErrTimeout
+			}
+			if timer == nil {
+				timer = time.NewTimer(left)
+			} else {
+				timer.Reset(left)
+			}
+			expired = timer.C
+		}
+		d.waiting = true
+		ch := d.changed
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-expired:
+		}
+		d.mu.Lock()
+	}
+}
+
+// SetRecvDeadline sets the time after which Recv returns ErrTimeout, also for a Recv
+// that is already blocked; the zero time removes the deadline.
+func (d *nativeDealer) SetRecvDeadline(t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	d.deadline = t
+	if c := d.rc; c != nil && !c.failed.Load() {
+		_ = c.conn.SetReadDeadline(t)
+	}
+	d.notifyLocked()
+	return nil
+}
+
+// Close closes the connection, stops reconnecting and waits for every goroutine.
+func (d *nativeDealer) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.cancel()
+	c := d.cur.Swap(nil)
+	d.notifyLocked()
+	d.mu.Unlock()
+	if c != nil {
+		d.fail(c, ErrClosed)
+	}
+	d.wg.Wait()
+	return nil
+}
+
+// Compile-time checks that the native types implement the seam.
+var (
+	_ Dealer    = (*nativeDealer)(nil)
+	_ io.Closer = (*nativeDealer)(nil)
+)
