@@ -1,0 +1,76 @@
+// Command dmbench is a load generator and benchmarking tool for the Django Message Broker.
+//
+// Exit codes:
+//
+//	0  success
+//	1  the command failed (a run could not start, a file could not be written, ...)
+//	2  bad usage or an invalid scenario file: nothing was started
+//	130 the run was interrupted (Ctrl-C or SIGTERM); the results gathered were written
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, listed in the package doc and the README.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// exitError carries an exit code up to main, with the message already printed or to print.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks err as bad input: exit code 2.
+func usageError(err error) error { return &exitError{code: exitUsage, err: err} }
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the CLI with args and returns the process exit code.
+func run(args []string) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "dmbench:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "dmbench:", err)
+	return exitFailed
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "dmbench",
+		Short:         "Load generator and benchmark for the Django Message Broker",
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	// Flag errors are usage errors: exit 2 with the usage hint.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
+	})
+	root.AddCommand(newServeCommand(), newValidateCommand(), newScenariosCommand())
+	return root
+}
