@@ -1,0 +1,520 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dmbench/dmbench/protocol"
+)
+
+// fixedNamer returns the same name every time.
+type fixedNamer []byte
+
+func (n fixedNamer) Next() []byte { return n }
+
+func names(s string) func(int) Namer { return func(int) Namer { return fixedNamer(s) } }
+
+// heartbeat is a one-command mix of HARTBEAT with ack.
+func heartbeat() []Request {
+	return []Request{{Command: protocol.Heartbeat, Weight: 1, Ack: true}}
+}
+
+// sumCounts adds the counts of every command of a stage result.
+func sumCounts(sr *StageResult) Counts {
+	var c Counts
+	for _, cr := range sr.Commands {
+		addCounts(&c, &cr.Counts)
+	}
+	return c
+}
+
+// checkBalance checks the invariant of Counts: every sent request with ack ends as
+// exactly one of OK, Exceptions, Unexpected, Timeouts or Abandoned.
+func checkBalance(t *testing.T, where string, c Counts) {
+	t.Helper()
+	acked := c.Sent - c.NoAck
+	ended := c.OK + c.Exceptions + c.Unexpected + c.Timeouts + c.Abandoned
+	if acked != ended {
+		t.Errorf("%s: %d sent with ack, but %d ended (%+v)", where, acked, ended, c)
+	}
+}
+
+// intervalLog collects intervals.
+type intervalLog struct {
+	mu  sync.Mutex
+	ivs []Interval
+	err error
+}
+
+func (l *intervalLog) Interval(iv Interval) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ivs = append(l.ivs, iv)
+	return l.err
+}
+
+// TestRunFake runs the engine against the in-memory peer: counts, histograms and
+// intervals add up for each way a server can answer.
+func TestRunFake(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		plan    Plan
+		handle  func(n int64, req *protocol.Message) ([][][]byte, time.Duration)
+		check   func(t *testing.T, res *Result, c Counts)
+		timeout time.Duration
+	}{
+		{
+			name: "open loop, every request answered",
+			plan: Plan{Stages: []Stage{{
+				Duration: 600 * time.Millisecond, Clients: 3, Open: &Open{Rate: 500},
+				Mix: []Request{
+					{Command: protocol.GroupAdd, Weight: 3, Ack: true, Group: names("g"), Channel: names("c")},
+					{Command: protocol.Heartbeat, Weight: 1, Ack: true},
+				},
+			}}},
+			handle: echoHandler,
+			check: func(t *testing.T, res *Result, c Counts) {
+				// 500/s for 0.6 s: exactly 300 intended times, split 100 per client.
+				if c.Sent != 300 || c.OK != 300 {
+					t.Errorf("sent %d, OK %d, want 300 and 300", c.Sent, c.OK)
+				}
+				ga, hb := res.Stages[0].Commands[0], res.Stages[0].Commands[1]
+				if ga.Command != protocol.GroupAdd || hb.Command != protocol.Heartbeat {
+					t.Fatalf("commands %s, %s; want the mix's order", ga.Command, hb.Command)
+				}
+				// Weights 3:1 with a seeded choice: about 225 and 75.
+				if ga.Sent < 180 || ga.Sent > 270 {
+					t.Errorf("GROUPADD sent %d of 300 at weight 3:1", ga.Sent)
+				}
+				for _, cr := range res.Stages[0].Commands {
+					if cr.Corrected.TotalCount() != int64(cr.OK) || cr.Uncorrected.TotalCount() != int64(cr.OK) || cr.SendDelay.TotalCount() != int64(cr.Sent) {
+						t.Errorf("%s: histograms hold %d/%d/%d values for %d OK, %d sent", cr.Command,
+							cr.Corrected.TotalCount(), cr.Uncorrected.TotalCount(), cr.SendDelay.TotalCount(), cr.OK, cr.Sent)
+					}
+					if cr.Corrected.Max() < cr.Uncorrected.Max() {
+						t.Errorf("%s: corrected max %d µs below uncorrected %d µs", cr.Command, cr.Corrected.Max(), cr.Uncorrected.Max())
+					}
+				}
+				if res.Generator.AchievedRatio < 0.99 {
+					t.Errorf("achieved ratio %.3f against an instant peer", res.Generator.AchievedRatio)
+				}
+			},
+		},
+		{
+			name: "every 10th reply dropped: timeouts recorded at the timeout",
+			plan: Plan{Timeout: 200 * time.Millisecond, Stages: []Stage{{
+				Duration: 500 * time.Millisecond, Clients: 2, Open: &Open{Rate: 400}, Mix: heartbeat(),
+			}}},
+			handle: func(n int64, req *protocol.Message) ([][][]byte, time.Duration) {
+				if n%10 == 0 {
+					return nil, 0
+				}
+				return echoHandler(n, req)
+			},
+			check: func(t *testing.T, res *Result, c Counts) {
+				if c.Sent != 200 || c.Timeouts != 20 || c.OK != 180 {
+					t.Errorf("sent %d, timeouts %d, OK %d; want 200, 20, 180", c.Sent, c.Timeouts, c.OK)
+				}
+				h := res.Stages[0].Commands[0].Corrected
+				// 10% at ≥ 200 ms: p95 reads the timeout.
+				if p95 := time.Duration(h.ValueAtQuantile(95)) * time.Microsecond; p95 < 200*time.Millisecond || p95 > 220*time.Millisecond {
+					t.Errorf("corrected p95 %v, want the 200 ms timeout", p95)
+				}
+				if p50 := time.Duration(h.ValueAtQuantile(50)) * time.Microsecond; p50 > 20*time.Millisecond {
+					t.Errorf("corrected p50 %v, want an instant reply", p50)
+				}
+			},
+		},
+		{
+			name: "duplicates, late replies, strangers and garbage are counted, not fatal",
+			plan: Plan{Timeout: 100 * time.Millisecond, Stages: []Stage{{
+				Requests: 80, Clients: 1, Open: &Open{Rate: 200}, Mix: heartbeat(),
+			}}},
+			handle: func(n int64, req *protocol.Message) ([][][]byte, time.Duration) {
+				r := reply(req, protocol.Heartbeat)
+				switch n % 4 {
+				case 0:
+					return [][][]byte{r, r}, 0 // a duplicate
+				case 1:
+					if n < 20 {
+						return [][][]byte{r}, 150 * time.Millisecond // after the 100 ms timeout
+					}
+					return [][][]byte{r}, 0
+				case 2:
+					stranger := reply(req, protocol.Heartbeat)
+					stranger[1] = []byte("not-our-id-at-all")
+					return [][][]byte{r, stranger, {[]byte("garbage")}}, 0
+				}
+				return [][][]byte{reply(req, protocol.Exception)}, 0
+			},
+			check: func(t *testing.T, res *Result, c Counts) {
+				sr := &res.Stages[0]
+				// n = 1, 5, …, 17 come late (5, all before the run ends at 400 ms); the
+				// rest are answered at once.
+				if c.Sent != 80 || c.OK != 55 || c.Duplicates != 20 || c.Timeouts != 5 || c.Late != 5 || c.Exceptions != 20 {
+					t.Errorf("counts %+v; want 80 sent, 55 OK, 20 duplicates, 5 timeouts (and late), 20 exceptions", c)
+				}
+				if sr.Unmatched != 20 || sr.Undecodable != 20 {
+					t.Errorf("unmatched %d, undecodable %d; want 20 and 20", sr.Unmatched, sr.Undecodable)
+				}
+			},
+		},
+		{
+			name: "closed loop bounded by count sends exactly that many",
+			plan: Plan{Stages: []Stage{{
+				Requests: 101, Clients: 4, Closed: &Closed{InFlight: 3}, Mix: heartbeat(),
+			}}},
+			handle: func(n int64, req *protocol.Message) ([][][]byte, time.Duration) {
+				return [][][]byte{reply(req, protocol.Heartbeat)}, time.Millisecond
+			},
+			check: func(t *testing.T, res *Result, c Counts) {
+				if c.Sent != 101 || c.OK != 101 {
+					t.Errorf("sent %d, OK %d; want 101", c.Sent, c.OK)
+				}
+				if res.Generator.AchievedRatio != 1 {
+					t.Errorf("achieved ratio %v for a closed loop, want 1", res.Generator.AchievedRatio)
+				}
+			},
+		},
+		{
+			name: "closed loop with think time: one request per think",
+			plan: Plan{Stages: []Stage{{
+				Duration: 500 * time.Millisecond, Clients: 1, Closed: &Closed{InFlight: 1, Think: 50 * time.Millisecond}, Mix: heartbeat(),
+			}}},
+			handle: echoHandler,
+			check: func(t *testing.T, res *Result, c Counts) {
+				// Sends at 0, 50, …, 450 ms: 10, give or take timer slack.
+				if c.Sent < 8 || c.Sent > 10 {
+					t.Errorf("sent %d in 500 ms with 50 ms think, want about 10", c.Sent)
+				}
+			},
+		},
+		{
+			name: "without ack: counted as sent, never timed",
+			plan: Plan{Stages: []Stage{{
+				Duration: 300 * time.Millisecond, Clients: 1, Closed: &Closed{InFlight: 2, Think: 10 * time.Millisecond},
+				Mix: []Request{{Command: protocol.GroupAdd, Weight: 1, Group: names("g"), Channel: names("c")}},
+			}}},
+			handle: func(int64, *protocol.Message) ([][][]byte, time.Duration) { return nil, 0 },
+			check: func(t *testing.T, res *Result, c Counts) {
+				if c.Sent == 0 || c.NoAck != c.Sent || c.Timeouts != 0 || c.Abandoned != 0 {
+					t.Errorf("counts %+v: want every send without ack and nothing timed", c)
+				}
+			},
+		},
+		{
+			name: "warm-up recorded apart",
+			plan: Plan{Warmup: 200 * time.Millisecond, Stages: []Stage{{
+				Duration: 500 * time.Millisecond, Clients: 1, Open: &Open{Rate: 100}, Mix: heartbeat(),
+			}}},
+			handle: echoHandler,
+			check: func(t *testing.T, res *Result, c Counts) {
+				if res.Warmup == nil {
+					t.Fatal("no warm-up result")
+				}
+				w := sumCounts(res.Warmup)
+				// Intended at 5, 15, …: 20 within 200 ms, 30 after.
+				if w.Sent != 20 || c.Sent != 30 {
+					t.Errorf("warm-up sent %d, stage %d; want 20 and 30", w.Sent, c.Sent)
+				}
+			},
+		},
+		{
+			name: "stages change the number of clients",
+			plan: Plan{Stages: []Stage{
+				{Name: "two", Duration: 200 * time.Millisecond, Clients: 2, Open: &Open{Rate: 100}, Mix: heartbeat()},
+				{Name: "four", Duration: 200 * time.Millisecond, Clients: 4, ConnectRate: 1000, Open: &Open{Rate: 100}, Mix: heartbeat()},
+				{Name: "one", Duration: 200 * time.Millisecond, Clients: 1, Open: &Open{Rate: 100}, Mix: heartbeat()},
+			}},
+			handle: echoHandler,
+			check: func(t *testing.T, res *Result, c Counts) {
+				if len(res.Stages) != 3 {
+					t.Fatalf("%d stage results, want 3", len(res.Stages))
+				}
+				if got := res.Connections.Connected; got != 4 {
+					t.Errorf("%d connections, want 4 (2, then 2 more, then none)", got)
+				}
+				for i := range res.Stages {
+					sc := sumCounts(&res.Stages[i])
+					if sc.OK < 15 || sc.Sent != sc.OK {
+						t.Errorf("stage %s: %+v", res.Stages[i].Name, sc)
+					}
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := &fakeServer{handle: tc.handle}
+			if tc.plan.Timeout == 0 {
+				tc.plan.Timeout = time.Second
+			}
+			tc.plan.Seed = 1
+			log := &intervalLog{}
+			res, err := run(context.Background(), Config{Plan: tc.plan, Addr: "fake", Intervals: log}, srv.dial)
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			var total Counts
+			for i := range res.Stages {
+				sc := sumCounts(&res.Stages[i])
+				checkBalance(t, res.Stages[i].Name, sc)
+				addCounts(&total, &sc)
+			}
+			stageTotal := total
+			if res.Warmup != nil {
+				w := sumCounts(res.Warmup)
+				checkBalance(t, "warm-up", w)
+				addCounts(&total, &w)
+			}
+			// The intervals hold every event exactly once.
+			var ivTotal Counts
+			for _, iv := range log.ivs {
+				addCounts(&ivTotal, &iv.Counts)
+				if iv.End.Sub(iv.Start) != time.Second || iv.Corrected == nil || iv.Uncorrected == nil {
+					t.Errorf("interval %+v", iv)
+				}
+			}
+			if ivTotal != total {
+				t.Errorf("intervals add up to %+v, the result to %+v", ivTotal, total)
+			}
+			if uint64(srv.reqs.Load()) != total.Sent {
+				t.Errorf("the peer saw %d requests, the result says %d sent", srv.reqs.Load(), total.Sent)
+			}
+			tc.check(t, res, stageTotal)
+		})
+	}
+}
+
+// TestRunStall: a peer that stops answering gives timeouts, a stall and a result.
+func TestRunStall(t *testing.T) {
+	t.Parallel()
+	srv := &fakeServer{handle: func(n int64, req *protocol.Message) ([][][]byte, time.Duration) {
+		if n > 20 {
+			return nil, 0 // gone silent after 20 requests (100 ms at 200/s)
+		}
+		return echoHandler(n, req)
+	}}
+	plan := Plan{Timeout: 300 * time.Millisecond, Stages: []Stage{{
+		Duration: 800 * time.Millisecond, Clients: 1, Open: &Open{Rate: 200}, Mix: heartbeat(),
+	}}}
+	res, err := run(context.Background(), Config{Plan: plan, Addr: "fake", StallThreshold: 200 * time.Millisecond}, srv.dial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sumCounts(&res.Stages[0])
+	if c.OK != 20 || c.Timeouts != c.Sent-20 || c.Abandoned != 0 {
+		t.Errorf("counts %+v; want 20 OK and the rest timed out", c)
+	}
+	if len(res.Stalls) != 1 {
+		t.Fatalf("stalls %+v, want one", res.Stalls)
+	}
+	s := res.Stalls[0]
+	start, end := s.Start.Sub(res.Start), s.End.Sub(res.Start)
+	// The last reply came at ≈ 100 ms; nothing after. The stall ends when the run does
+	// or when the last request times out.
+	if start < 50*time.Millisecond || start > 200*time.Millisecond {
+		t.Errorf("stall starts %v into the run, want ≈ 100 ms (the last reply)", start)
+	}
+	if end < 800*time.Millisecond {
+		t.Errorf("stall ends %v into the run, want after the stage's end", end)
+	}
+	if s.Outstanding < 30 {
+		t.Errorf("stall outstanding %d, want the ≈ 60 requests of 300 ms at 200/s", s.Outstanding)
+	}
+}
+
+// TestRunInterrupt: cancelling stops sending, drains for Config.Drain, counts the rest as
+// abandoned, and returns the result without an error.
+func TestRunInterrupt(t *testing.T) {
+	t.Parallel()
+	srv := &fakeServer{handle: func(n int64, req *protocol.Message) ([][][]byte, time.Duration) {
+		if n%2 == 0 {
+			return nil, 0 // never answered within the run
+		}
+		return echoHandler(n, req)
+	}}
+	plan := Plan{Timeout: time.Minute, Stages: []Stage{
+		{Duration: time.Hour, Clients: 2, Open: &Open{Rate: 100}, Mix: heartbeat()},
+		{Duration: time.Hour, Clients: 2, Open: &Open{Rate: 100}, Mix: heartbeat()},
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	t0 := time.Now()
+	res, err := run(ctx, Config{Plan: plan, Addr: "fake", Drain: 100 * time.Millisecond}, srv.dial)
+	if err != nil {
+		t.Fatalf("an interrupt is not an error: %v", err)
+	}
+	if took := time.Since(t0); took > 5*time.Second {
+		t.Errorf("run took %v after a 300 ms interrupt with a 100 ms drain", took)
+	}
+	if !res.Interrupted || len(res.Stages) != 1 {
+		t.Errorf("interrupted %v, %d stages; want true and 1", res.Interrupted, len(res.Stages))
+	}
+	c := sumCounts(&res.Stages[0])
+	if c.Abandoned == 0 || c.OK == 0 || c.Abandoned+c.OK != c.Sent {
+		t.Errorf("counts %+v; want half OK and half abandoned", c)
+	}
+}
+
+// TestRunNoConnection: when no client can connect, Run says so.
+func TestRunNoConnection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		connectRate float64
+	}{
+		{"all at once", 0},
+		{"paced", 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &fakeServer{handle: echoHandler, dialErr: errRefused}
+			plan := Plan{Timeout: time.Second, Stages: []Stage{{
+				Duration: 100 * time.Millisecond, Clients: 3, ConnectRate: tc.connectRate, Open: &Open{Rate: 100}, Mix: heartbeat(),
+			}}}
+			res, err := run(context.Background(), Config{Plan: plan, Addr: "tcp://127.0.0.1:1"}, srv.dial)
+			if err == nil || !strings.Contains(err.Error(), "no client could connect") || !strings.Contains(err.Error(), "connection refused") {
+				t.Fatalf("error %v, want one saying no client could connect, and why", err)
+			}
+			if res == nil || res.Connections.ConnectFailed != 3 {
+				t.Errorf("result %+v, want 3 connect failures", res)
+			}
+		})
+	}
+}
+
+// TestRunGeneratorBoundFake: a rate far beyond one sender is flagged; a light one is not.
+func TestRunGeneratorBoundFake(t *testing.T) {
+	tests := []struct {
+		name  string
+		rate  float64
+		bound bool
+	}{
+		{"comfortable", 200, false},
+		{"impossible", 5e6, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &fakeServer{handle: echoHandler}
+			plan := Plan{Timeout: time.Second, Stages: []Stage{{
+				Duration: 300 * time.Millisecond, Clients: 1, Open: &Open{Rate: tc.rate}, Mix: heartbeat(),
+			}}}
+			res, err := run(context.Background(), Config{Plan: plan, Addr: "fake"}, srv.dial)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := res.Generator
+			t.Logf("%s: bound %v, achieved %.4f, send delay p99 %v, CPU %.2fs, GC max %v, reasons %q",
+				tc.name, g.Bound, g.AchievedRatio, g.SendDelayP99, g.CPUSeconds, g.GCPauseMax, g.Reasons)
+			if g.Bound != tc.bound {
+				t.Errorf("bound %v (%q), want %v", g.Bound, g.Reasons, tc.bound)
+			}
+			if tc.bound && g.AchievedRatio >= BoundAchievedRatio {
+				t.Errorf("achieved ratio %.3f at %g/s from one sender", g.AchievedRatio, tc.rate)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := func() Config {
+		return Config{Addr: "tcp://127.0.0.1:5557", Plan: Plan{Name: "p", Timeout: time.Second, Stages: []Stage{{
+			Duration: time.Second, Clients: 1, Open: &Open{Rate: 1}, Mix: heartbeat(),
+		}}}}
+	}
+	tests := []struct {
+		name  string
+		edit  func(c *Config)
+		wants string // "" for valid
+	}{
+		{"valid", func(c *Config) {}, ""},
+		{"no address", func(c *Config) { c.Addr = "" }, "no address"},
+		{"no stages", func(c *Config) { c.Plan.Stages = nil }, "no stages"},
+		{"both bounds", func(c *Config) { c.Plan.Stages[0].Requests = 5 }, "exactly one of duration and requests"},
+		{"no bound", func(c *Config) { c.Plan.Stages[0].Duration = 0 }, "exactly one of duration and requests"},
+		{"both loops", func(c *Config) { c.Plan.Stages[0].Closed = &Closed{InFlight: 1} }, "exactly one of an open loop"},
+		{"no clients", func(c *Config) { c.Plan.Stages[0].Clients = 0 }, "give at least 1"},
+		{"empty mix", func(c *Config) { c.Plan.Stages[0].Mix = nil }, "empty command mix"},
+		{"zero weight", func(c *Config) { c.Plan.Stages[0].Mix[0].Weight = 0 }, "weight"},
+		{"ack without timeout", func(c *Config) { c.Plan.Timeout = 0 }, "no timeout"},
+		{"timeout beyond the histograms", func(c *Config) { c.Plan.Timeout = time.Hour }, "limit"},
+		{"ramp with a count", func(c *Config) {
+			c.Plan.Stages[0].Duration, c.Plan.Stages[0].Requests, c.Plan.Stages[0].Open.RampTo = 0, 10, 5
+		}, "ramp needs a duration"},
+		{"negative rate", func(c *Config) { c.Plan.Stages[0].Open.Rate = -1 }, "≥ 0"},
+		{"closed without slots", func(c *Config) {
+			c.Plan.Stages[0].Open, c.Plan.Stages[0].Closed = nil, &Closed{}
+		}, "in flight"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ok()
+			tc.edit(&cfg)
+			err := validate(&cfg)
+			switch {
+			case tc.wants == "" && err != nil:
+				t.Errorf("unexpected error %v", err)
+			case tc.wants != "" && (err == nil || !strings.Contains(err.Error(), tc.wants)):
+				t.Errorf("error %v, want one containing %q", err, tc.wants)
+			}
+		})
+	}
+}
+
+// TestRunSinkError: a failing interval sink stops the log but not the run.
+func TestRunSinkError(t *testing.T) {
+	t.Parallel()
+	srv := &fakeServer{handle: echoHandler}
+	log := &intervalLog{err: errors.New("disk full")}
+	plan := Plan{Timeout: time.Second, Stages: []Stage{{
+		Duration: 1200 * time.Millisecond, Clients: 1, Open: &Open{Rate: 50}, Mix: heartbeat(),
+	}}}
+	res, err := run(context.Background(), Config{Plan: plan, Addr: "fake", Intervals: log}, srv.dial)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("error %v, want the sink's", err)
+	}
+	if res == nil || sumCounts(&res.Stages[0]).OK != 60 {
+		t.Errorf("the run did not go on: %+v", res)
+	}
+	if len(log.ivs) != 1 {
+		t.Errorf("the sink was called %d times, want once (then never again)", len(log.ivs))
+	}
+}
+
+// TestRunProgress: Progress is called about once a second with the run's figures.
+func TestRunProgress(t *testing.T) {
+	t.Parallel()
+	srv := &fakeServer{handle: echoHandler}
+	var mu sync.Mutex
+	var got []Progress
+	plan := Plan{Timeout: time.Second, Stages: []Stage{{
+		Name: "steady", Duration: 2500 * time.Millisecond, Clients: 2, Open: &Open{Rate: 100}, Mix: heartbeat(),
+	}}}
+	_, err := run(context.Background(), Config{Plan: plan, Addr: "fake", Progress: func(p Progress) {
+		mu.Lock()
+		got = append(got, p)
+		mu.Unlock()
+	}}, srv.dial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) < 1 || len(got) > 3 {
+		t.Fatalf("%d progress calls in 2.5 s, want 1 or 2", len(got))
+	}
+	p := got[0]
+	if p.Stage != "steady" || p.TargetRate != 100 || p.Total != 2500*time.Millisecond || p.Connected != 2 {
+		t.Errorf("progress %+v", p)
+	}
+	if p.AchievedRate < 90 || p.AchievedRate > 110 {
+		t.Errorf("achieved rate %v in the first interval, want ≈ 100", p.AchievedRate)
+	}
+}

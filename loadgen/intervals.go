@@ -1,0 +1,189 @@
+package loadgen
+
+import (
+	"sort"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// closer closes one-second intervals: intervalGrace after interval k ends, it asks every
+// recorder for its part of k, merges the parts, hands each command's figures to
+// Config.Intervals (in command order, from this one goroutine, in time order) and calls
+// Config.Progress. It also samples GC pauses and takes the interval's disconnect count.
+type closer struct {
+	e    *engine
+	recs []*recorder
+	gc   *gcWatch
+	next int64 // the next interval to close
+
+	sinkErr   error
+	sinkErrAt time.Time
+
+	disconnectsMax uint64
+	errors         uint64 // non-OK outcomes in closed intervals, for Progress
+	scratch        *hdrhistogram.Histogram
+	lastSent       uint64
+	lastP99        time.Duration
+}
+
+func newCloser(e *engine, recs []*recorder, gc *gcWatch) *closer {
+	return &closer{e: e, recs: recs, gc: gc, scratch: NewHistogram()}
+}
+
+// closeTime is when interval k closes, in ns since the run's start.
+func closeTime(k int64) int64 { return (k+1)*int64(intervalLen) + int64(intervalGrace) }
+
+// run closes intervals until stop is closed, then gathers the recorders' final figures,
+// emits the intervals still open and returns the cumulative figures merged. The batch
+// channel must be closed before stop.
+func (cl *closer) run(stop <-chan struct{}) []bucketRec {
+	e := cl.e
+	t := time.NewTimer(time.Duration(closeTime(cl.next) - e.now()))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			now := e.now()
+			for closeTime(cl.next) <= now {
+				cl.closeOne(cl.next)
+				cl.next++
+			}
+			cl.gc.sample()
+			cl.progress(now)
+			t.Reset(time.Duration(closeTime(cl.next) - e.now()))
+		case <-stop:
+			return cl.final()
+		}
+	}
+}
+
+// closeOne closes interval k.
+func (cl *closer) closeOne(k int64) {
+	reply := make(chan recReply, len(cl.recs))
+	for _, r := range cl.recs {
+		r.ctl <- recReq{k: k, reply: reply}
+	}
+	parts := make([]*intervalRec, 0, len(cl.recs))
+	for range cl.recs {
+		parts = append(parts, (<-reply).iv)
+	}
+	cl.emit(k, parts)
+	cl.disconnectsMax = max(cl.disconnectsMax, cl.e.conn.takeUpTo(k))
+}
+
+// final gathers every recorder's remaining figures, emits the open intervals in order and
+// returns the merged cumulative figures.
+func (cl *closer) final() []bucketRec {
+	e := cl.e
+	reply := make(chan recReply, len(cl.recs))
+	for _, r := range cl.recs {
+		r.ctl <- recReq{final: true, reply: reply}
+	}
+	byK := map[int64][]*intervalRec{}
+	var cums [][]bucketRec
+	for range cl.recs {
+		rep := <-reply
+		cums = append(cums, rep.cum)
+		for _, iv := range rep.rest {
+			byK[iv.k] = append(byK[iv.k], iv)
+		}
+	}
+	ks := make([]int64, 0, len(byK))
+	for k := range byK {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i] < ks[j] })
+	for _, k := range ks {
+		cl.emit(k, byK[k])
+	}
+	cl.disconnectsMax = max(cl.disconnectsMax, e.conn.takeUpTo(1<<62))
+	return mergeCumulative(len(e.plan.Stages)+1, len(e.cmds), cums)
+}
+
+// emit merges interval k's parts and hands them on.
+func (cl *closer) emit(k int64, parts []*intervalRec) {
+	e := cl.e
+	merged, other := mergeIntervals(len(e.cmds), parts)
+	start := e.at(k * int64(intervalLen))
+	end := start.Add(intervalLen)
+	cl.scratch.Reset()
+	var sent uint64
+	cl.errors += other
+	for i, r := range merged {
+		if r == nil {
+			continue
+		}
+		sent += r.counts.Sent
+		cl.errors += errorCount(&r.counts)
+		cl.scratch.Merge(r.corrected)
+		sink := e.cfg.Intervals
+		if sink == nil || cl.sinkErr != nil {
+			putHist(r.corrected)
+			putHist(r.uncorrected)
+			continue
+		}
+		cmd := string(e.cmds[i])
+		for _, h := range []*hdrhistogram.Histogram{r.corrected, r.uncorrected} {
+			h.SetStartTimeMs(start.UnixMilli())
+			h.SetEndTimeMs(end.UnixMilli())
+			h.SetTag(cmd)
+		}
+		err := sink.Interval(Interval{
+			Start:       start,
+			End:         end,
+			Command:     e.cmds[i],
+			Corrected:   r.corrected,
+			Uncorrected: r.uncorrected,
+			Counts:      r.counts,
+		})
+		if err != nil {
+			cl.sinkErr, cl.sinkErrAt = err, start
+		}
+	}
+	cl.lastSent = sent
+	cl.lastP99 = 0
+	if cl.scratch.TotalCount() > 0 {
+		cl.lastP99 = time.Duration(cl.scratch.ValueAtQuantile(99)) * time.Microsecond
+	}
+}
+
+// progress calls Config.Progress with the last closed interval's figures.
+func (cl *closer) progress(now int64) {
+	e := cl.e
+	if e.cfg.Progress == nil {
+		return
+	}
+	p := Progress{
+		Elapsed:      time.Duration(now),
+		Total:        e.plannedTotal(),
+		AchievedRate: float64(cl.lastSent) / intervalLen.Seconds(),
+		InFlight:     e.outstanding(),
+		P99:          cl.lastP99,
+		Errors:       int64(cl.errors),
+		Connected:    int(e.connected.Load()),
+	}
+	if info := e.stageInfo.Load(); info != nil {
+		p.Stage = info.name
+		if o := info.st.Open; o != nil {
+			a := arrivals{r0: o.Rate, r1: o.Rate}
+			if info.st.Duration > 0 && o.RampTo > 0 {
+				a.r1, a.dur = o.RampTo, info.st.Duration.Seconds()
+			}
+			p.TargetRate = a.rateAt(time.Duration(now - info.start))
+		}
+	}
+	e.cfg.Progress(p)
+}
+
+// plannedTotal is the sum of the stages' durations, or 0 when one is bounded by count.
+func (e *engine) plannedTotal() time.Duration {
+	var t time.Duration
+	for s := range e.plan.Stages {
+		if e.plan.Stages[s].Duration <= 0 {
+			return 0
+		}
+		t += e.plan.Stages[s].Duration
+	}
+	return t
+}

@@ -1,0 +1,122 @@
+package loadgen
+
+import (
+	"sync"
+	"time"
+)
+
+// stallMonitor finds stalls: times of at least the threshold in which requests were
+// outstanding and no message arrived (PROTOCOL.md: the 0.2.1 server can sit idle with
+// requests outstanding for up to 72 s).
+//
+// Receivers keep the time of the latest message (engine.lastReply) and report a gap
+// between two messages of at least the threshold (gapEnded). The monitor looks every
+// threshold/4 (at most 100 ms) at the requests outstanding across clients. A stall starts
+// at the later of the last message and the moment requests became outstanding (seen to
+// within the monitor's tick); it ends at the first message after it (exact), when nothing
+// is outstanding any more (every request timed out; to within the tick), or at the end of
+// the run. Outstanding is the most seen at the monitor's looks during the stall.
+type stallMonitor struct {
+	e         *engine
+	threshold int64
+
+	mu      sync.Mutex
+	gapPrev int64 // the last gap of at least the threshold between two messages
+	gapEnd  int64
+
+	// The monitor goroutine's own state.
+	busySince int64 // when requests were first seen outstanding; -1 when none are
+	inStall   bool
+	cur       stallRec
+	stalls    []stallRec
+}
+
+type stallRec struct {
+	start, end  int64
+	lastSeen    int64 // lastReply when the stall was found
+	outstanding int64
+}
+
+func newStallMonitor(e *engine) *stallMonitor {
+	return &stallMonitor{e: e, threshold: int64(e.cfg.StallThreshold), busySince: -1}
+}
+
+// gapEnded is called by a receiver whose message is the first for now − prev ns.
+func (m *stallMonitor) gapEnded(prev, now int64) {
+	if now-prev < m.threshold {
+		return
+	}
+	m.mu.Lock()
+	m.gapPrev, m.gapEnd = prev, now
+	m.mu.Unlock()
+}
+
+// run looks for stalls until stop is closed.
+func (m *stallMonitor) run(stop <-chan struct{}) {
+	tick := max(time.Millisecond, min(100*time.Millisecond, time.Duration(m.threshold)/4))
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			m.check(m.e.now(), m.e.outstanding(), m.e.lastReply.Load())
+		}
+	}
+}
+
+// check is one look at the outstanding count and the latest message time.
+func (m *stallMonitor) check(now, out, last int64) {
+	if m.inStall {
+		switch {
+		case last > m.cur.lastSeen:
+			end := last
+			m.mu.Lock()
+			if m.gapPrev == m.cur.lastSeen && m.gapEnd > m.cur.start {
+				end = m.gapEnd
+			}
+			m.mu.Unlock()
+			m.endStall(end)
+		case out == 0:
+			m.endStall(now)
+		default:
+			m.cur.outstanding = max(m.cur.outstanding, out)
+		}
+	}
+	if m.inStall {
+		return
+	}
+	if out == 0 {
+		m.busySince = -1
+		return
+	}
+	if m.busySince < 0 {
+		m.busySince = now
+	}
+	from := max(last, m.busySince)
+	if now-from >= m.threshold {
+		m.inStall = true
+		m.cur = stallRec{start: from, lastSeen: last, outstanding: out}
+	}
+}
+
+func (m *stallMonitor) endStall(end int64) {
+	m.cur.end = end
+	m.stalls = append(m.stalls, m.cur)
+	m.inStall = false
+	m.busySince = -1
+}
+
+// result returns the stalls found, closing one still in progress at end. Call it after
+// run has returned.
+func (m *stallMonitor) result(end int64) []Stall {
+	if m.inStall {
+		m.endStall(end)
+	}
+	var out []Stall
+	for _, s := range m.stalls {
+		out = append(out, Stall{Start: m.e.at(s.start), End: m.e.at(s.end), Outstanding: s.outstanding})
+	}
+	return out
+}
