@@ -64,7 +64,7 @@ var (
 	// errNativeIO names any other read or write failure (reset, broken pipe, ...).
 	errNativeIO = errors.New("transport: connection I/O error")
 	// errNativeEmpty is returned by Send for a message with no frames.
-	errNativeEmpty = errors.New("transport: zmtpMessage has no frames (send at least one)")
+	errNativeEmpty = errors.New("transport: message has no frames (send at least one)")
 )
 
 // nativeNamedErrors are the keys of RouterStats.ConnErrors.
@@ -323,7 +323,7 @@ func zmtpHandshake(conn net.Conn, rb *nativeReadBuf, ours string, identity []byt
 			name, data, ok := zmtpSplitCommand(dec.cmd)
 			switch {
 			case !ok:
-				return zmtpReady{}, fmt.Errorf("%w: malformed command frame during zmtpHandshake", ErrBadGreeting)
+				return zmtpReady{}, fmt.Errorf("%w: malformed command frame during handshake", ErrBadGreeting)
 			case string(name) == "READY":
 				info, err := zmtpParseReady(data)
 				if err != nil {

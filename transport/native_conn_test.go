@@ -2,8 +2,10 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -269,4 +271,54 @@ func TestNativeRoundTripNoAllocs(t *testing.T) {
 	if allocs > 0.01 {
 		t.Fatalf("%.3f allocations per round trip, want 0", allocs)
 	}
+}
+
+// TestNativeDialFailures checks that Dial gives up with a useful error and a ConnectFailed
+// event: nothing listening, a server that never speaks (ConnectTimeout), a cancelled
+// context, and a malformed endpoint.
+func TestNativeDialFailures(t *testing.T) {
+	nativeLeakCheck(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := "tcp://" + ln.Addr().String()
+	ln.Close()
+	silentAddr, wait := nativeRawServer(t, func(c net.Conn) { time.Sleep(300 * time.Millisecond) })
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		addr    string
+		timeout time.Duration
+		want    error  // matched with errors.Is, if set
+		text    string // contained in the message
+		event   bool   // a ConnectFailed event is expected
+	}{
+		{"nothing listening", context.Background(), closedAddr, time.Second, nil, "is the broker running", true},
+		{"silent server", context.Background(), silentAddr, 100 * time.Millisecond, ErrBadGreeting, "did not finish within 100ms", true},
+		{"cancelled context", cancelled, closedAddr, time.Second, context.Canceled, "connecting to", true},
+		{"not a tcp endpoint", context.Background(), "ipc:///tmp/x", time.Second, nil, "only tcp://host:port", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events := newNativeEvents()
+			d, err := Dial(tt.ctx, Native, tt.addr, DialOptions{ConnectTimeout: tt.timeout, OnEvent: events.add})
+			if err == nil {
+				d.Close()
+				t.Fatal("dial succeeded")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.text) {
+				t.Fatalf("err = %q, want it to say %q", err, tt.text)
+			}
+			if got := events.count(ConnectFailed); got != map[bool]int{true: 1}[tt.event] {
+				t.Fatalf("%d ConnectFailed events, want %d", got, map[bool]int{true: 1}[tt.event])
+			}
+		})
+	}
+	wait()
 }

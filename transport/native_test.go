@@ -61,6 +61,19 @@ func (e *nativeEvents) wait(t *testing.T, kind EventKind) Event {
 	}
 }
 
+// count returns how many events of kind were seen.
+func (e *nativeEvents) count(kind EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.events {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
 // has reports whether an event of kind with an error matching target was seen.
 func (e *nativeEvents) has(kind EventKind, target error) bool {
 	e.mu.Lock()

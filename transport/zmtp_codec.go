@@ -385,7 +385,7 @@ func (d *zmtpDecoder) beginFrame(flags byte, size uint64) error {
 		return nil
 	}
 	if d.cmdOnly {
-		return fmt.Errorf("%w: zmtpMessage frame before the READY command", ErrBadGreeting)
+		return fmt.Errorf("%w: message frame before the READY command", ErrBadGreeting)
 	}
 	if size > d.maxFrame {
 		return fmt.Errorf("%w: %d-byte frame, limit %d (raise MaxFrameSize if the peer is right to send it)", ErrFrameTooLarge, size, d.maxFrame)
@@ -396,10 +396,10 @@ func (d *zmtpDecoder) beginFrame(flags byte, size uint64) error {
 		d.total = 0
 	}
 	if d.total+size > 2*d.maxFrame {
-		return fmt.Errorf("%w: zmtpMessage of more than %d bytes (twice MaxFrameSize)", ErrFrameTooLarge, 2*d.maxFrame)
+		return fmt.Errorf("%w: message of more than %d bytes (twice MaxFrameSize)", ErrFrameTooLarge, 2*d.maxFrame)
 	}
 	if len(d.msg.ends) >= zmtpMaxFrames {
-		return fmt.Errorf("%w: zmtpMessage of more than %d frames", ErrFrameTooLarge, zmtpMaxFrames)
+		return fmt.Errorf("%w: message of more than %d frames", ErrFrameTooLarge, zmtpMaxFrames)
 	}
 	d.total += size
 	return nil

@@ -117,11 +117,13 @@ func (d *nativeDealer) connect(ctx context.Context) (*nativeDealerConn, error) {
 	_, err = zmtpHandshake(conn, &c.rb, zmtpDealer, d.opts.Identity, d.maxFrame)
 	if !abort() || err != nil {
 		conn.Close()
-		if err == nil || ctx.Err() != nil {
-			err = fmt.Errorf("%w: zmtpHandshake with %s did not finish within %v", ErrBadGreeting, d.endpoint, d.opts.ConnectTimeout)
-			if d.ctx.Err() != nil {
-				err = ErrClosed
-			}
+		switch {
+		case d.ctx.Err() != nil:
+			err = ErrClosed
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = fmt.Errorf("%w: handshake did not finish within %v (is it a ZeroMQ ROUTER? raise ConnectTimeout if it is slow)", ErrBadGreeting, d.opts.ConnectTimeout)
+		case ctx.Err() != nil:
+			err = fmt.Errorf("handshake abandoned: %w", ctx.Err())
 		}
 		return nil, fmt.Errorf("transport: connecting to %s: %w", d.endpoint, err)
 	}
@@ -287,7 +289,7 @@ func (d *nativeDealer) Recv() ([][]byte, error) {
 			}
 			err = nativeIOError("read", err)
 			if errors.Is(err, errNativePeerClosed) && d.dec.partial() {
-				err = fmt.Errorf("%w: the broker closed the connection inside a zmtpMessage", ErrTruncated)
+				err = fmt.Errorf("%w: the broker closed the connection inside a message", ErrTruncated)
 			}
 			d.fail(c, err)
 		}

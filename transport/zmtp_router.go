@@ -41,7 +41,7 @@ type nativeRouter struct {
 	// Owned by the Recv consumer.
 	local []*nativeInMsg
 	li    int
-	prev  *nativeInMsg
+	used  []*nativeInMsg // returned by Recv; go back to their pools in one pass
 
 	accepted     atomic.Uint64
 	disconnected atomic.Uint64
@@ -73,10 +73,12 @@ type nativeRouterConn struct {
 	once   sync.Once
 	joined bool // registered in peers (set once, before the reader starts)
 
-	// The pool of message buffers.
+	// The pool of message buffers: spare is the reader's, free is where the consumer
+	// returns them; the reader takes all of free at once when spare runs out.
+	spare       []*nativeInMsg
 	fmu         sync.Mutex
 	free        []*nativeInMsg
-	outstanding int // messages handed out and not yet released
+	allocated   int // messages created for this connection (at most nativeRouterInFlight)
 	waitingFree bool
 	freed       chan struct{}
 }
@@ -166,7 +168,7 @@ func (c *nativeRouterConn) serve() {
 		return
 	}
 	_ = c.conn.SetDeadline(time.Time{})
-	c.q.fullErr = fmt.Errorf("%w: send queue for peer %x is full (%d bytes); zmtpMessage dropped", ErrSlowPeer, c.id, nativeRouterQueue)
+	c.q.fullErr = fmt.Errorf("%w: send queue for peer %x is full (%d bytes); message dropped", ErrSlowPeer, c.id, r.queueLimit)
 	nativeEmit(r.opts.OnEvent, Connected, c.remote, nil)
 	r.wg.Add(1)
 	go func() {
@@ -278,7 +280,7 @@ func (c *nativeRouterConn) readLoop() error {
 			}
 			err = nativeIOError("read", err)
 			if errors.Is(err, errNativePeerClosed) && c.dec.partial() {
-				err = fmt.Errorf("%w: peer %x closed the connection inside a frame or zmtpMessage", ErrTruncated, c.id)
+				err = fmt.Errorf("%w: peer %x closed the connection inside a frame or message", ErrTruncated, c.id)
 			}
 			return err
 		}
@@ -302,20 +304,24 @@ func (c *nativeRouterConn) command() error {
 }
 
 // get returns a free message buffer, waiting (after handing over the batch) while the
-// consumer holds nativeRouterInFlight of this connection's messages. It returns nil when the
-// connection is closing.
+// consumer holds nativeRouterInFlight of this connection's messages. It returns nil when
+// the connection is closing.
 func (c *nativeRouterConn) get() *nativeInMsg {
 	for {
-		c.fmu.Lock()
-		if n := len(c.free); n > 0 {
-			m := c.free[n-1]
-			c.free = c.free[:n-1]
-			c.outstanding++
-			c.fmu.Unlock()
+		if n := len(c.spare); n > 0 {
+			m := c.spare[n-1]
+			c.spare[n-1] = nil
+			c.spare = c.spare[:n-1]
 			return m
 		}
-		if c.outstanding < nativeRouterInFlight {
-			c.outstanding++
+		c.fmu.Lock()
+		if len(c.free) > 0 {
+			c.spare, c.free = c.free, c.spare
+			c.fmu.Unlock()
+			continue
+		}
+		if c.allocated < nativeRouterInFlight {
+			c.allocated++
 			c.fmu.Unlock()
 			return &nativeInMsg{c: c, zmtpMessage: zmtpMessage{prefix: c.id}}
 		}
@@ -330,14 +336,15 @@ func (c *nativeRouterConn) get() *nativeInMsg {
 	}
 }
 
-// release returns m to its connection's pool.
-func (c *nativeRouterConn) release(m *nativeInMsg) {
-	if cap(m.data) > nativeRetainBuf {
-		m.data = nil
+// release returns ms, which all belong to c, to c's pool under one lock.
+func (c *nativeRouterConn) release(ms []*nativeInMsg) {
+	for _, m := range ms {
+		if cap(m.data) > nativeRetainBuf {
+			m.data = nil
+		}
 	}
 	c.fmu.Lock()
-	c.free = append(c.free, m)
-	c.outstanding--
+	c.free = append(c.free, ms...)
 	wake := c.waitingFree
 	c.waitingFree = false
 	c.fmu.Unlock()
@@ -347,6 +354,23 @@ func (c *nativeRouterConn) release(m *nativeInMsg) {
 		default:
 		}
 	}
+}
+
+// releaseUsed returns the messages Recv has handed out to their connections' pools,
+// one lock per run of messages from the same connection.
+func (r *nativeRouter) releaseUsed() {
+	used := r.used
+	for start := 0; start < len(used); {
+		c := used[start].c
+		end := start + 1
+		for end < len(used) && used[end].c == c {
+			end++
+		}
+		c.release(used[start:end])
+		start = end
+	}
+	clear(used)
+	r.used = used[:0]
 }
 
 // deliver hands the batch to the consumer under one lock.
@@ -377,18 +401,18 @@ func (c *nativeRouterConn) deliver() {
 
 // Recv returns the next message from any peer: the routing id, then the peer's frames.
 func (r *nativeRouter) Recv() ([][]byte, error) {
-	if m := r.prev; m != nil {
-		r.prev = nil
-		m.c.release(m)
-	}
 	for {
 		if r.li < len(r.local) {
 			m := r.local[r.li]
 			r.local[r.li] = nil
 			r.li++
-			r.prev = m
+			r.used = append(r.used, m)
 			return m.frames, nil
 		}
+		// Every message handed out before this call is the caller's no longer. They go
+		// back before the next batch is taken, and always before Recv blocks (a reader
+		// may be waiting for them).
+		r.releaseUsed()
 		r.qmu.Lock()
 		if r.qclosed {
 			r.qmu.Unlock()
@@ -411,7 +435,7 @@ func (r *nativeRouter) Recv() ([][]byte, error) {
 // is dropped with an error wrapping ErrSlowPeer.
 func (r *nativeRouter) Send(msg [][]byte) error {
 	if len(msg) < 2 {
-		return fmt.Errorf("transport: router zmtpMessage of %d frames: need a routing id and at least one frame", len(msg))
+		return fmt.Errorf("transport: router message of %d frames: need a routing id and at least one frame", len(msg))
 	}
 	if r.closing.Load() {
 		return ErrClosed
