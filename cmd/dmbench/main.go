@@ -71,6 +71,6 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	root.AddCommand(newServeCommand(), newValidateCommand(), newScenariosCommand())
+	root.AddCommand(newRunCommand(), newServeCommand(), newValidateCommand(), newScenariosCommand())
 	return root
 }

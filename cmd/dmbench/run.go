@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/dmbench/dmbench/broker"
+	"github.com/dmbench/dmbench/loadgen"
+	"github.com/dmbench/dmbench/report"
+	"github.com/dmbench/dmbench/scenarios"
+	"github.com/dmbench/dmbench/transport"
+)
+
+// runFlags are the settings of `dmbench run`.
+type runFlags struct {
+	short          bool
+	clients        int
+	target         string
+	signalling     string
+	out            string
+	labels         []string
+	json           bool
+	reconnect      bool
+	stallThreshold time.Duration
+	drain          time.Duration
+	transport      *transport.Kind
+	broker         *brokerFlags
+}
+
+func newRunCommand() *cobra.Command {
+	f := &runFlags{}
+	c := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "Run a scenario (a bundled name or a YAML file) and write its result",
+		Long: "run drives DEALER clients through the scenario's stages and writes the result to a new folder\n" +
+			"under --out. Without --target (or a target in the scenario) it starts the embedded reference\n" +
+			"broker on 127.0.0.1; the broker flags (--compat, --pause, ...) configure that broker.\n" +
+			"--target is a DMB base address as Django's settings hold it (tcp://host:5556): dmbench talks\n" +
+			"to its signalling port, base + 1. --signalling names the signalling address directly.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error { return runScenario(c, args[0], f) },
+	}
+	fs := c.Flags()
+	fs.BoolVar(&f.short, "short", false, "apply the scenario's short overlay (a few seconds, for tests and CI)")
+	fs.IntVar(&f.clients, "clients", 0, "override the number of clients of every stage")
+	fs.StringVar(&f.target, "target", "", "DMB base address `tcp://host:port` (signalling = port+1); default: the scenario's, else an embedded broker")
+	fs.StringVar(&f.signalling, "signalling", "", "the signalling address `tcp://host:port` itself, instead of --target")
+	fs.StringVarP(&f.out, "out", "o", "dmbench-results", "folder for run results (one sub-folder per run)")
+	fs.StringArrayVar(&f.labels, "label", nil, "label the result, `key=value` (repeatable), e.g. broker=0.2.1")
+	fs.BoolVar(&f.json, "json", false, "print the summary as JSON")
+	fs.BoolVar(&f.reconnect, "reconnect", true, "reconnect clients with backoff after a lost connection")
+	fs.DurationVar(&f.stallThreshold, "stall-threshold", time.Second, "no reply for this long with requests outstanding is a stall")
+	fs.DurationVar(&f.drain, "drain", 0, "how long to wait for outstanding replies at the end (default: the longest request timeout)")
+	f.transport = addTransportFlag(fs)
+	f.broker = addBrokerFlags(fs)
+	return c
+}
+
+func runScenario(c *cobra.Command, name string, f *runFlags) error {
+	sc, err := scenarios.Load(name, scenarios.LoadOptions{Short: f.short})
+	if err != nil {
+		var list scenarios.ErrorList
+		if errors.As(err, &list) {
+			fmt.Fprintln(c.ErrOrStderr(), list)
+			return usageError(fmt.Errorf("%s is not valid (%d problem(s)); nothing was started", name, len(list)))
+		}
+		return usageError(err)
+	}
+	if f.clients != 0 {
+		if err := sc.SetClients(f.clients); err != nil {
+			return usageError(fmt.Errorf("--clients: %w", err))
+		}
+	}
+	labels, err := report.ParseLabels(f.labels)
+	if err != nil {
+		return usageError(fmt.Errorf("--label: %w", err))
+	}
+
+	meta := report.NewMeta()
+	meta.SetScenario(sc.Name, scenarioFile(name, sc), sc.Source)
+	meta.Seed = sc.Seed
+	meta.Transport = string(*f.transport)
+	meta.Labels = labels
+	meta.Args = os.Args
+	meta.Flags = changedFlags(c.Flags())
+
+	addr, srv, err := target(c, f, sc)
+	if err != nil {
+		return err
+	}
+	if srv != nil {
+		defer srv.Close()
+		meta.Target = report.Target{Address: addr, Embedded: true, BrokerMode: string(srv.Mode())}
+		if f.broker.faults.Enabled() {
+			meta.Target.Faults = []string{f.broker.faults.String()}
+		}
+	} else {
+		meta.Target = report.Target{Address: addr}
+	}
+
+	w, err := report.Create(f.out, sc.Name)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	progress := report.NewProgress(c.ErrOrStderr(), report.ProgressEnabled(os.Stderr))
+	where := "embedded reference broker at " + addr
+	if srv == nil {
+		where = addr
+	}
+	fmt.Fprintf(c.ErrOrStderr(), "dmbench: running %s against %s (transport %s), results in %s\n", sc.Name, where, *f.transport, f.out)
+
+	res, err := loadgen.Run(ctx, loadgen.Config{
+		Plan: sc.Plan(), Addr: addr, Transport: *f.transport,
+		Drain: f.drain, StallThreshold: f.stallThreshold, Reconnect: f.reconnect,
+		Intervals: w, Progress: progress.Update,
+	})
+	progress.Done()
+	if err != nil {
+		return fmt.Errorf("run %s against %s: %w", sc.Name, addr, err)
+	}
+	meta.Start, meta.End, meta.Interrupted = res.Start, res.End, res.Interrupted
+	if res.Interrupted {
+		meta.InterruptReason = "interrupt signal"
+	}
+	result := report.FromLoadgen(meta, res)
+	dir, err := w.Finish(result)
+	if err != nil {
+		return fmt.Errorf("writing the result: %w", err)
+	}
+	out := c.OutOrStdout()
+	if f.json {
+		err = report.SummaryJSON(out, result)
+	} else {
+		err = report.Summary(out, result, report.SummaryOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.ErrOrStderr(), "dmbench: result written to %s\n", dir)
+	if res.Interrupted {
+		return &exitError{code: exitInterrupted, err: errors.New("interrupted; the results gathered so far were written")}
+	}
+	return nil
+}
+
+// target returns the signalling address to load and, when none is given, the embedded
+// broker it started.
+func target(c *cobra.Command, f *runFlags, sc *scenarios.Scenario) (string, *broker.Server, error) {
+	external := f.signalling != "" || f.target != "" || sc.Target != ""
+	if set := brokerFlagsChanged(c.Flags()); external && len(set) > 0 {
+		return "", nil, usageError(fmt.Errorf("%v configure the embedded broker, but the run targets an external server; drop them or the target", set))
+	}
+	switch {
+	case f.signalling != "" && f.target != "":
+		return "", nil, usageError(errors.New("give --target (a base address) or --signalling, not both"))
+	case f.signalling != "":
+		return f.signalling, nil, nil
+	case f.target != "" || sc.Target != "":
+		base := f.target
+		if base == "" {
+			base = sc.Target
+		}
+		addr, err := broker.SignallingAddr(base)
+		if err != nil {
+			return "", nil, usageError(fmt.Errorf("target: %w", err))
+		}
+		return addr, nil, nil
+	}
+	cfg, err := f.broker.config(*f.transport, broker.DefaultAddr)
+	if err != nil {
+		return "", nil, err
+	}
+	broker.Version = version()
+	srv, err := broker.Start(cfg)
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the embedded broker: %w", err)
+	}
+	return srv.Addr(), srv, nil
+}
+
+// scenarioFile is how the result names where the scenario came from.
+func scenarioFile(arg string, sc *scenarios.Scenario) string {
+	if arg == sc.Name && sc.File == arg+".yaml" {
+		return "bundled:" + arg
+	}
+	return sc.File
+}
+
+// changedFlags returns the flags set on the command line, by name.
+func changedFlags(fs *pflag.FlagSet) map[string]string {
+	m := map[string]string{}
+	fs.Visit(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			m[f.Name] = fmt.Sprint(sv.GetSlice())
+			return
+		}
+		m[f.Name] = f.Value.String()
+	})
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
