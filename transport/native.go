@@ -33,6 +33,16 @@ package transport
 //     is for connections that had completed their handshake. Close reports no events.
 //   - Messages queued but not yet written when a connection drops are lost, like libzmq's;
 //     Send reports ErrDisconnected from then on, so nothing is dropped silently afterwards.
+//   - A ROUTER connection whose received messages the consumer has not yet taken reaches
+//     nativeRouterInFlight (1024) and stops reading until the consumer catches up: TCP
+//     pushes back on that peer alone, and memory stays bounded.
+//   - Incoming limits: a frame above MaxFrameSize, a message above twice MaxFrameSize or
+//     above 65,536 frames, or a command above 1 MiB closes the connection with
+//     ErrFrameTooLarge.
+//   - Routing ids: the peer's Identity when it sends one (a second connection asking for
+//     an id in use is closed with ErrIdentityInUse, as libzmq refuses it), otherwise 5
+//     bytes as libzmq makes them: a zero byte and a big-endian counter from a random start.
+//   - A peer's ERROR command closes the connection with ErrPeerError and the peer's reason.
 
 import (
 	"context"

@@ -87,6 +87,9 @@ func TestZMTPDecoderRoundTrip(t *testing.T) {
 			wire = zmtpAppendMessage(wire, m)
 		}
 		for _, step := range []int{0, 1, 2, 3, 9, 10, 4096, 65536} {
+			if len(wire) > 1<<16 && step > 0 && step < 9 {
+				continue // byte by byte through 1 MiB proves nothing more, slowly
+			}
 			t.Run(fmt.Sprintf("%s/step%d", tt.name, step), func(t *testing.T) {
 				got, cmds, partial, err := zmtpDecodeAll(wire, step, zmtpDefaultMaxFrame)
 				if err != nil {

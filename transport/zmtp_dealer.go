@@ -17,8 +17,13 @@ import (
 // exponential backoff when Reconnect is set.
 //
 // Recv reads and parses in the caller's goroutine (no reader goroutine, no channel per
-// message); Send queues into the current connection's nativeOutQueue, whose writer goroutine
-// flushes everything queued in one write.
+// message); Send queues into the current connection's nativeOutQueue, whose writer
+// goroutine flushes everything queued in one write.
+//
+// Because reading happens inside Recv, a lost connection is noticed by a Recv (or by a
+// failed write), and a PING from the peer is answered while a Recv runs. A load generator
+// keeps a Recv outstanding on every connection, so both happen promptly there; a Dealer
+// that only sends notices a dead peer when its writes start failing.
 type nativeDealer struct {
 	endpoint       string // tcp://host:port as given
 	nativeHostPort string
@@ -120,7 +125,8 @@ func (d *nativeDealer) connect(ctx context.Context) (*nativeDealerConn, error) {
 		switch {
 		case d.ctx.Err() != nil:
 			err = ErrClosed
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		case errors.Is(ctx.Err(), context.DeadlineExceeded) || !time.Now().Before(dl):
+			// (The socket deadline can fire a moment before the context's timer.)
 			err = fmt.Errorf("%w: handshake did not finish within %v (is it a ZeroMQ ROUTER? raise ConnectTimeout if it is slow)", ErrBadGreeting, d.opts.ConnectTimeout)
 		case ctx.Err() != nil:
 			err = fmt.Errorf("handshake abandoned: %w", ctx.Err())
@@ -272,6 +278,9 @@ func (d *nativeDealer) Recv() ([][]byte, error) {
 				if err := d.command(c); err != nil {
 					d.fail(c, err)
 				}
+			}
+			if c.failed.Load() {
+				break
 			}
 		}
 		if c.failed.Load() {
