@@ -486,9 +486,7 @@ func TestZMQ4DealerDisconnect(t *testing.T) {
 				return
 			}
 			// A new ROUTER on the same port: the dealer comes back by itself.
-			r2 := ztListen(t, ZMQ4, ListenOptions{})
-			r2.Close()
-			r2, err = Listen(ZMQ4, addr, ListenOptions{})
+			r2, err := Listen(ZMQ4, addr, ListenOptions{})
 			if err != nil {
 				t.Fatalf("listening again on %s: %v", addr, err)
 			}
