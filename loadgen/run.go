@@ -264,19 +264,31 @@ func (e *engine) stop() {
 
 // outstanding sums the requests awaiting a reply across clients.
 func (e *engine) outstanding() int64 {
+	n, _ := e.busy()
+	return n
+}
+
+// busy returns the requests awaiting a reply across clients and the earliest time since
+// which a client has had requests outstanding without a break (-1 when none has).
+func (e *engine) busy() (n, since int64) {
 	e.clientsMu.Lock()
 	defer e.clientsMu.Unlock()
-	var n int64
+	since = -1
 	for _, c := range e.all {
-		n += c.outstanding.Load()
+		if o := c.outstanding.Load(); o > 0 {
+			n += o
+			if b := c.busySince.Load(); since < 0 || b < since {
+				since = b
+			}
+		}
 	}
-	return n
+	return n, since
 }
 
 func (e *engine) run(ctx context.Context) (*Result, error) {
 	e.base = time.Now()
 	res := &Result{Start: e.base}
-	cpu0, cpuOK := cpuTime()
+	cpu0 := newCPUWatch()
 	gc := newGCWatch()
 	e.stalls = newStallMonitor(e)
 	e.warmStart.Store(math.MaxInt64 / 2)
@@ -346,9 +358,8 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 
 	e.assemble(res, cum, stageTimes, stagesEnd)
 	res.Connections = e.conn.stats(cl.disconnectsMax)
-	cpu1, _ := cpuTime()
 	gc.sample()
-	e.selfWatch(res, cpuOK, cpu1-cpu0, gc)
+	e.selfWatch(res, cpu0, gc)
 
 	if fatal != nil {
 		return res, fatal

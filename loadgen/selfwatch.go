@@ -27,7 +27,27 @@ const (
 	// which delays a request without the generator being unable to keep up.
 	BoundSendDelay      = 5 * time.Millisecond
 	BoundSendDelayShare = 0.25
+	// BoundSchedWait: when the process's threads waited on average this long for a CPU
+	// each time they became runnable (Linux: /proc/self/task/*/schedstat), other
+	// processes were starving the generator, and every send and receive took that wait.
+	BoundSchedWait = time.Millisecond
 )
+
+// cpuWatch takes the process's CPU figures at the start of a run.
+type cpuWatch struct {
+	cpu     float64
+	cpuOK   bool
+	wait    time.Duration
+	runs    uint64
+	schedOK bool
+}
+
+func newCPUWatch() cpuWatch {
+	var w cpuWatch
+	w.cpu, w.cpuOK = cpuTime()
+	w.wait, w.runs, w.schedOK = schedWait()
+	return w
+}
 
 // gcWatch follows the Go runtime's GC pauses from runtime.MemStats. It is sampled about
 // once a second, so pauses are missed only beyond 256 collections in a second.
@@ -60,10 +80,14 @@ func (w *gcWatch) sample() {
 	w.total = time.Duration(w.ms.PauseTotalNs - w.startTotal)
 }
 
-// selfWatch fills res.Generator. cpu is the process's CPU seconds over the run.
-func (e *engine) selfWatch(res *Result, cpuOK bool, cpu float64, gc *gcWatch) {
+// selfWatch fills res.Generator from the figures at the start of the run (w0, gc) and
+// now.
+func (e *engine) selfWatch(res *Result, w0 cpuWatch, gc *gcWatch) {
 	g := &res.Generator
 	g.GOMAXPROCS = runtime.GOMAXPROCS(0)
+	cpu1, cpuOK := cpuTime()
+	cpuOK = cpuOK && w0.cpuOK
+	cpu := cpu1 - w0.cpu
 	g.CPUSeconds = cpu
 	g.GCPauseTotal, g.GCPauseMax = gc.total, gc.max
 	g.AchievedRatio = 1
@@ -96,6 +120,13 @@ func (e *engine) selfWatch(res *Result, cpuOK bool, cpu float64, gc *gcWatch) {
 			g.Reasons = append(g.Reasons, fmt.Sprintf(
 				"the process used %.0f%% of its %d CPU cores over the run (user + system, an embedded broker included): the generator had no CPU to spare",
 				100*share, g.GOMAXPROCS))
+		}
+	}
+	if wait1, runs1, ok := schedWait(); ok && w0.schedOK && runs1 > w0.runs {
+		if avg := (wait1 - w0.wait) / time.Duration(runs1-w0.runs); avg > BoundSchedWait {
+			g.Reasons = append(g.Reasons, fmt.Sprintf(
+				"the machine starved the generator of CPU: its threads waited on average %v for a CPU each time they woke (other processes were using the cores), and every send and receive took that wait",
+				avg.Round(time.Microsecond)))
 		}
 	}
 	if g.GCPauseMax > BoundGCPause {

@@ -10,11 +10,12 @@ import (
 // requests outstanding for up to 72 s).
 //
 // Receivers keep the time of the latest message (engine.lastReply) and report a gap
-// between two messages of at least the threshold (gapEnded). The monitor looks every
-// threshold/4 (at most 100 ms) at the requests outstanding across clients. A stall starts
-// at the later of the last message and the moment requests became outstanding (seen to
-// within the monitor's tick); it ends at the first message after it (exact), when nothing
-// is outstanding any more (every request timed out; to within the tick), or at the end of
+// between two messages of at least the threshold (gapEnded); each client keeps the time
+// its outstanding count last rose from zero. The monitor looks every threshold/4 (at most
+// 100 ms) at the requests outstanding across clients. A stall starts at the later of the
+// last message and the earliest time since which a client has been waiting without a
+// break (both exact); it ends at the first message after it (exact), when nothing is
+// outstanding any more (every request timed out; to within the tick), or at the end of
 // the run. Outstanding is the most seen at the monitor's looks during the stall.
 type stallMonitor struct {
 	e         *engine
@@ -25,10 +26,9 @@ type stallMonitor struct {
 	gapEnd  int64
 
 	// The monitor goroutine's own state.
-	busySince int64 // when requests were first seen outstanding; -1 when none are
-	inStall   bool
-	cur       stallRec
-	stalls    []stallRec
+	inStall bool
+	cur     stallRec
+	stalls  []stallRec
 }
 
 type stallRec struct {
@@ -38,7 +38,7 @@ type stallRec struct {
 }
 
 func newStallMonitor(e *engine) *stallMonitor {
-	return &stallMonitor{e: e, threshold: int64(e.cfg.StallThreshold), busySince: -1}
+	return &stallMonitor{e: e, threshold: int64(e.cfg.StallThreshold)}
 }
 
 // gapEnded is called by a receiver whose message is the first for now − prev ns.
@@ -61,13 +61,15 @@ func (m *stallMonitor) run(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			m.check(m.e.now(), m.e.outstanding(), m.e.lastReply.Load())
+			out, since := m.e.busy()
+			m.check(m.e.now(), out, since, m.e.lastReply.Load())
 		}
 	}
 }
 
-// check is one look at the outstanding count and the latest message time.
-func (m *stallMonitor) check(now, out, last int64) {
+// check is one look at the outstanding count, the time since which requests have been
+// waiting, and the latest message time.
+func (m *stallMonitor) check(now, out, since, last int64) {
 	if m.inStall {
 		switch {
 		case last > m.cur.lastSeen:
@@ -88,13 +90,9 @@ func (m *stallMonitor) check(now, out, last int64) {
 		return
 	}
 	if out == 0 {
-		m.busySince = -1
 		return
 	}
-	if m.busySince < 0 {
-		m.busySince = now
-	}
-	from := max(last, m.busySince)
+	from := max(last, since)
 	if now-from >= m.threshold {
 		m.inStall = true
 		m.cur = stallRec{start: from, lastSeen: last, outstanding: out}
@@ -105,7 +103,6 @@ func (m *stallMonitor) endStall(end int64) {
 	m.cur.end = end
 	m.stalls = append(m.stalls, m.cur)
 	m.inStall = false
-	m.busySince = -1
 }
 
 // result returns the stalls found, closing one still in progress at end. Call it after
