@@ -114,6 +114,8 @@ type client struct {
 	isConn   atomic.Bool // connected now, for the Connected gauge
 	retiring atomic.Bool // a stage dropped this client: close once nothing is outstanding
 
+	stageStarted int // s+1 once the client's part of stage s started (under the stage's lock)
+
 	mu          sync.Mutex
 	out         map[uint64]pending
 	fifos       []*fifo

@@ -540,3 +540,43 @@ func TestGeneratorBound(t *testing.T) {
 		})
 	}
 }
+
+// TestReconnect: with Config.Reconnect, clients come back when the broker does (on the
+// same address); the disconnects, reconnections and the gap are all counted.
+func TestReconnect(t *testing.T) {
+	t.Parallel()
+	first, _ := startBroker(t, broker.Config{})
+	addr := first.Addr()
+	var second *broker.Server
+	restarted := make(chan error, 1)
+	time.AfterFunc(700*time.Millisecond, func() { _ = first.Close() })
+	time.AfterFunc(1100*time.Millisecond, func() {
+		var err error
+		second, err = broker.Start(broker.Config{Addr: addr})
+		restarted <- err
+	})
+	res := runPlan(t, first, Plan{Timeout: 500 * time.Millisecond, Stages: []Stage{{
+		Duration: 2500 * time.Millisecond, Clients: 2, Open: &Open{Rate: 200}, Mix: heartbeat(),
+	}}}, func(c *Config) { c.Reconnect = true })
+	if err := <-restarted; err != nil {
+		t.Fatalf("restarting the broker on %s: %v", addr, err)
+	}
+	defer second.Close()
+	c := sumCounts(&res.Stages[0])
+	cs := res.Connections
+	got := second.Report().Commands[string(protocol.Heartbeat)].Received
+	t.Logf("reconnect: %+v; connections %d, failed %d, disconnects %d (most in a second: %d); second broker received %d",
+		c, cs.Connected, cs.ConnectFailed, cs.Disconnects, cs.DisconnectsMax, got)
+	if cs.Disconnects != 2 || cs.DisconnectsMax != 2 {
+		t.Errorf("%d disconnects (%d in the worst second), want the 2 clients' in one second", cs.Disconnects, cs.DisconnectsMax)
+	}
+	if cs.Connected < 4 {
+		t.Errorf("%d connections, want 2 and 2 reconnections", cs.Connected)
+	}
+	if got < 100 {
+		t.Errorf("the restarted broker received %d requests, want the last second's ≈ 200 or more", got)
+	}
+	if c.SendErrors+c.Timeouts == 0 {
+		t.Errorf("counts %+v: the gap left no trace", c)
+	}
+}

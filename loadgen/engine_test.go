@@ -518,3 +518,91 @@ func TestRunProgress(t *testing.T) {
 		t.Errorf("achieved rate %v in the first interval, want ≈ 100", p.AchievedRate)
 	}
 }
+
+// TestRunConnecting: paced connects, dial retries with Reconnect, and a count-bounded
+// stage that cannot connect ends instead of waiting for ever.
+func TestRunConnecting(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		failFirst int64 // dials that fail before the peer accepts
+		reconnect bool
+		stage     Stage
+		check     func(t *testing.T, srv *fakeServer, res *Result, err error)
+	}{
+		{
+			name:  "10 clients at 50/s are dialled 20 ms apart",
+			stage: Stage{Duration: 400 * time.Millisecond, Clients: 10, ConnectRate: 50, Open: &Open{Rate: 200}, Mix: heartbeat()},
+			check: func(t *testing.T, srv *fakeServer, res *Result, err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv.mu.Lock()
+				first, last := srv.dialTimes[0], srv.dialTimes[len(srv.dialTimes)-1]
+				srv.mu.Unlock()
+				if span := last.Sub(first); span < 150*time.Millisecond || span > 300*time.Millisecond {
+					t.Errorf("dials spread over %v, want ≈ 180 ms (9 gaps of 20 ms)", span)
+				}
+				// Each client joins the schedule when connected: the stage sends less than
+				// the full 80 (clients 5–9 miss 100–180 ms of it), but more than half.
+				if c := sumCounts(&res.Stages[0]); c.Sent < 50 || c.Sent > 80 || c.OK != c.Sent {
+					t.Errorf("counts %+v", c)
+				}
+				if res.Connections.Connected != 10 || res.Connections.ConnectTime.TotalCount() != 10 {
+					t.Errorf("connections %+v", res.Connections)
+				}
+			},
+		},
+		{
+			name:      "with Reconnect, failed dials are retried and the clients join late",
+			failFirst: 4, reconnect: true,
+			stage: Stage{Duration: time.Second, Clients: 2, Open: &Open{Rate: 100}, Mix: heartbeat()},
+			check: func(t *testing.T, srv *fakeServer, res *Result, err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs := res.Connections
+				if cs.ConnectFailed != 4 || cs.Connected != 2 {
+					t.Errorf("connections %+v: want 4 failures, then 2 connected", cs)
+				}
+				// Retries after 100 and 200 ms: the clients join ≈ 300 ms late.
+				if c := sumCounts(&res.Stages[0]); c.Sent < 40 || c.Sent > 90 || c.OK != c.Sent {
+					t.Errorf("counts %+v: want the last ≈ 70%% of the schedule", c)
+				}
+			},
+		},
+		{
+			name:      "a count-bounded stage against a dead address ends, with Reconnect",
+			failFirst: 1 << 40, reconnect: true,
+			stage: Stage{Requests: 100, Clients: 3, Open: &Open{Rate: 100}, Mix: heartbeat()},
+			check: func(t *testing.T, srv *fakeServer, res *Result, err error) {
+				if err == nil || !strings.Contains(err.Error(), "no client could connect") {
+					t.Errorf("error %v, want no client could connect", err)
+				}
+				if res == nil || res.Connections.ConnectFailed != 3 {
+					t.Errorf("result %+v, want 3 failed first attempts", res)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := &fakeServer{handle: echoHandler, failFirst: tc.failFirst}
+			plan := Plan{Timeout: time.Second, Stages: []Stage{tc.stage}}
+			done := make(chan struct{})
+			var res *Result
+			var err error
+			go func() {
+				defer close(done)
+				res, err = run(context.Background(), Config{Plan: plan, Addr: "fake", Reconnect: tc.reconnect}, srv.dial)
+			}()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return")
+			}
+			tc.check(t, srv, res, err)
+		})
+	}
+}

@@ -19,12 +19,14 @@ type fakeServer struct {
 	// delivering them. n counts requests from 1 across all connections.
 	handle func(n int64, req *protocol.Message) (replies [][][]byte, delay time.Duration)
 
-	dialErr error
-	dials   atomic.Int64
-	reqs    atomic.Int64
+	dialErr   error
+	failFirst int64 // the first failFirst dials fail with errRefused
+	dials     atomic.Int64
+	reqs      atomic.Int64
 
-	mu      sync.Mutex
-	dealers []*fakeDealer
+	mu        sync.Mutex
+	dealers   []*fakeDealer
+	dialTimes []time.Time
 }
 
 // reply builds a reply to req with the given command, echoing id and properties.
@@ -38,9 +40,15 @@ func echoHandler(_ int64, req *protocol.Message) ([][][]byte, time.Duration) {
 }
 
 func (s *fakeServer) dial(ctx context.Context, addr string, opts transport.DialOptions) (transport.Dealer, error) {
-	s.dials.Add(1)
+	n := s.dials.Add(1)
+	s.mu.Lock()
+	s.dialTimes = append(s.dialTimes, time.Now())
+	s.mu.Unlock()
 	if s.dialErr != nil {
 		return nil, s.dialErr
+	}
+	if n <= s.failFirst {
+		return nil, errRefused
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

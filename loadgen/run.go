@@ -393,6 +393,13 @@ func (e *engine) longestTimeout() time.Duration {
 
 // runStage runs stage s and returns its start and end (ns since the run's start). It
 // returns an error only when the run cannot go on at all.
+//
+// New connections for the stage are dialled all at once (ConnectRate 0: the stage's clock
+// starts when every dial has had its first attempt) or paced at ConnectRate from the
+// stage's start. With Config.Reconnect a failed dial is retried with backoff while the
+// stage lasts, and a client that connects late joins the stage's schedule from then on.
+// A stage bounded by duration ends at its time; one bounded by count ends when every
+// first dial attempt is over and every client that joined has sent its share.
 func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err error) {
 	st := &e.plan.Stages[s]
 	n := st.Clients
@@ -420,10 +427,22 @@ func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err err
 	works := e.prepare(s)
 	stageCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stageEnd := int64(math.MaxInt64)
+	sr := newStageRun(len(missing))
+	wake := context.AfterFunc(stageCtx, sr.broadcast)
+	defer wake()
+	var connWG sync.WaitGroup
+	join := func(c *client) {
+		sr.start(c, s, func() bool { return e.now() < stageEnd }, func() { c.runStage(&works[c.index], e.now()) })
+	}
 
 	if st.ConnectRate == 0 && len(missing) > 0 {
-		e.connectAll(stageCtx, missing)
+		connWG.Add(1)
+		go func() { defer connWG.Done(); e.connectAll(stageCtx, missing, sr.firstDone, join) }()
+		sr.waitFirst(e.stopSend)
 		if s == 0 && e.connected.Load() == 0 && !e.cfg.Reconnect && !e.stopping.Load() {
+			cancel()
+			connWG.Wait()
 			now := e.now()
 			return now, now, e.noConnectionError()
 		}
@@ -432,38 +451,33 @@ func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err err
 	if s == 0 {
 		e.warmStart.Store(start)
 	}
-	e.curStage.Store(int32(s))
-	e.stageInfo.Store(&stageInfo{name: st.Name, st: st, start: start})
-	stageEnd := int64(math.MaxInt64)
 	if st.Duration > 0 {
 		stageEnd = start + int64(st.Duration)
 	}
 	for i := range works {
 		works[i].start, works[i].end = start, stageEnd
 	}
+	e.curStage.Store(int32(s))
+	e.stageInfo.Store(&stageInfo{name: st.Name, st: st, start: start})
 
-	var wg sync.WaitGroup
 	e.clientsMu.Lock()
-	for i, c := range e.active {
-		if c != nil {
-			wg.Add(1)
-			go func() { defer wg.Done(); c.runStage(&works[i], start) }()
-		}
-	}
+	active := append([]*client(nil), e.active...)
 	e.clientsMu.Unlock()
+	sr.open(func() {
+		for _, c := range active {
+			if c != nil {
+				sr.startLocked(c, s, func() { c.runStage(&works[c.index], start) })
+			}
+		}
+	})
 	if st.ConnectRate > 0 && len(missing) > 0 {
-		wg.Add(1)
+		connWG.Add(1)
 		go func() {
-			defer wg.Done()
-			e.connectPaced(stageCtx, st.ConnectRate, start, missing, func(c *client) {
-				if stageCtx.Err() != nil || e.now() >= stageEnd {
-					return
-				}
-				wg.Add(1)
-				go func() { defer wg.Done(); c.runStage(&works[c.index], e.now()) }()
-			})
+			defer connWG.Done()
+			e.connectPaced(stageCtx, st.ConnectRate, start, missing, sr.firstDone, join)
 		}()
 	}
+
 	if st.Duration > 0 {
 		t := time.NewTimer(time.Duration(stageEnd - e.now()))
 		select {
@@ -471,14 +485,130 @@ func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err err
 		case <-e.stopSend:
 			t.Stop()
 		}
-		cancel() // stops connects still in progress; senders stop at the end by themselves
+		sr.close()
+	} else {
+		sr.waitCountDone(e.stopSend)
 	}
-	wg.Wait()
+	cancel() // stops dials still retrying
+	connWG.Wait()
+	sr.waitIdle()
 	end = e.now()
 	if st.Duration > 0 && !e.stopping.Load() {
 		end = max(end, stageEnd)
 	}
 	return start, end, nil
+}
+
+// stageRun tracks a stage's senders and first dial attempts, so that the stage ends
+// exactly once they are done and no sender starts after it closed.
+type stageRun struct {
+	mu           sync.Mutex
+	cond         *sync.Cond
+	running      int  // senders running
+	firstPending int  // first dial attempts not yet over
+	opened       bool // the stage's clock started: clients that connect now join at once
+	closed       bool // the stage is over: no sender starts
+}
+
+func newStageRun(firstPending int) *stageRun {
+	sr := &stageRun{firstPending: firstPending}
+	sr.cond = sync.NewCond(&sr.mu)
+	return sr
+}
+
+func (sr *stageRun) broadcast() {
+	sr.mu.Lock()
+	sr.cond.Broadcast()
+	sr.mu.Unlock()
+}
+
+// firstDone records that one first dial attempt is over.
+func (sr *stageRun) firstDone() {
+	sr.mu.Lock()
+	sr.firstPending--
+	sr.cond.Broadcast()
+	sr.mu.Unlock()
+}
+
+// open starts the stage's clock, calling startAll under the lock.
+func (sr *stageRun) open(startAll func()) {
+	sr.mu.Lock()
+	sr.opened = true
+	startAll()
+	sr.mu.Unlock()
+}
+
+// start runs a client that connected during the stage, if the stage is open and not
+// closed, the client has not started in it yet, and ok() holds.
+func (sr *stageRun) start(c *client, s int, ok func() bool, run func()) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	if sr.opened && !sr.closed && ok() {
+		sr.startLocked(c, s, run)
+	}
+}
+
+// startLocked runs a client's part of stage s once. Caller holds sr.mu.
+func (sr *stageRun) startLocked(c *client, s int, run func()) {
+	if c.stageStarted == s+1 {
+		return
+	}
+	c.stageStarted = s + 1
+	sr.running++
+	go func() {
+		defer func() {
+			sr.mu.Lock()
+			sr.running--
+			sr.cond.Broadcast()
+			sr.mu.Unlock()
+		}()
+		run()
+	}()
+}
+
+// waitFirst waits until every first dial attempt is over or the run stops.
+func (sr *stageRun) waitFirst(stop <-chan struct{}) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	for sr.firstPending > 0 && !isClosed(stop) {
+		sr.cond.Wait()
+	}
+}
+
+// waitCountDone waits until every first dial attempt is over and no sender runs (or the
+// run stops), then closes the stage.
+func (sr *stageRun) waitCountDone(stop <-chan struct{}) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	for (sr.firstPending > 0 || sr.running > 0) && !isClosed(stop) {
+		sr.cond.Wait()
+	}
+	sr.closed = true
+}
+
+// close ends the stage: no sender starts after it.
+func (sr *stageRun) close() {
+	sr.mu.Lock()
+	sr.closed = true
+	sr.mu.Unlock()
+}
+
+// waitIdle waits until every sender has returned.
+func (sr *stageRun) waitIdle() {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	for sr.running > 0 {
+		sr.cond.Wait()
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // prepare builds every client's part of stage s: its mix (calling the name factories,
@@ -518,67 +648,78 @@ func (e *engine) prepare(s int) []work {
 	return works
 }
 
-// connectAll connects the clients at the given positions concurrently, with at most
-// maxDialsInFlight dials at a time, and returns when every dial has ended.
-func (e *engine) connectAll(ctx context.Context, positions []int) {
+// connectAll dials the clients at the given positions concurrently, with at most
+// maxDialsInFlight dials at a time. first is called once per position when its first
+// attempt is over; joined for each client that connects. It returns when every dial
+// (with Config.Reconnect, every retry) has ended.
+func (e *engine) connectAll(ctx context.Context, positions []int, first func(), joined func(*client)) {
 	sem := make(chan struct{}, maxDialsInFlight)
 	var wg sync.WaitGroup
-	for _, p := range positions {
+	defer wg.Wait()
+	for i, p := range positions {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			wg.Wait()
+			for range positions[i:] {
+				first()
+			}
 			return
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			e.connect(ctx, p)
+			e.connect(ctx, p, func() { <-sem; first() }, joined)
 		}()
 	}
-	wg.Wait()
 }
 
-// connectPaced starts a dial for the i-th position at start + i/rate, with at most
-// maxDialsInFlight in flight, calling joined for each client that connects.
-func (e *engine) connectPaced(ctx context.Context, rate float64, start int64, positions []int, joined func(*client)) {
+// connectPaced starts the dial for the i-th position at start + i/rate, with at most
+// maxDialsInFlight in flight; first and joined are as for connectAll.
+func (e *engine) connectPaced(ctx context.Context, rate float64, start int64, positions []int, first func(), joined func(*client)) {
 	sem := make(chan struct{}, maxDialsInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	t := time.NewTimer(0)
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
-	<-t.C
 	for i, p := range positions {
 		at := start + int64(float64(i)/rate*float64(time.Second))
+		ready := true
 		if d := at - e.now(); d > 0 {
 			t.Reset(time.Duration(d))
 			select {
 			case <-t.C:
 			case <-ctx.Done():
-				return
+				ready = false
 			}
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		if ready {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				ready = false
+			}
+		}
+		if !ready {
+			for range positions[i:] {
+				first()
+			}
 			return
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			if c := e.connect(ctx, p); c != nil {
-				joined(c)
-			}
+			e.connect(ctx, p, func() { <-sem; first() }, joined)
 		}()
 	}
 }
 
-// connect dials the client at position p and starts its receiver. It returns nil when
-// the dial failed (counted) or ctx ended (not counted). With Config.Reconnect it retries
-// with backoff until ctx ends.
-func (e *engine) connect(ctx context.Context, p int) *client {
+// connect dials the client at position p, registers it and starts its receiver. first is
+// called once, when the first attempt is over; joined is called with the client once it
+// is connected. A failed dial is counted (unless ctx ended) and, with Config.Reconnect,
+// retried with backoff until ctx ends.
+func (e *engine) connect(ctx context.Context, p int, first func(), joined func(*client)) {
+	firstOnce := sync.OnceFunc(first)
+	defer firstOnce()
 	backoff := reconnectMin
 	for {
 		c := newClient(e, p)
@@ -599,25 +740,28 @@ func (e *engine) connect(ctx context.Context, p int) *client {
 			e.recvWG.Add(1)
 			e.clientsMu.Unlock()
 			go c.receive()
+			firstOnce()
 			if stale {
 				c.retiring.Store(true)
-				return nil
+				return
 			}
-			return c
+			joined(c)
+			return
 		}
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		e.conn.fail(err)
+		firstOnce()
 		if !e.cfg.Reconnect {
-			return nil
+			return
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil
+			return
 		}
 		backoff = min(2*backoff, reconnectMax)
 	}
