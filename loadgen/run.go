@@ -28,9 +28,10 @@ import (
 // connects the missing ones, one with fewer closes the extra ones once their outstanding
 // requests are answered or time out. New clients connect at Stage.ConnectRate, each
 // joining the stage's schedule when it is connected; with ConnectRate 0 they connect all
-// at once (at most 128 dials in flight) and the stage's clock starts when they are done.
-// A client whose dial fails is counted in ConnectFailed and dialled again at the next
-// stage (with Config.Reconnect, also within the stage, with backoff).
+// at once (at most 128 dials in flight) and the stage's clock starts when every dial's
+// first attempt is over. A client whose dial fails is counted in ConnectFailed and
+// dialled again at the next stage; with Config.Reconnect it is also retried within the
+// stage, with backoff, and joins late, and the transport reconnects lost connections.
 //
 // # Schedules
 //
@@ -38,8 +39,13 @@ import (
 // the stage's requests n ≡ c (mod C), the n-th due when the integrated rate reaches n + ½,
 // so the clients together are as even as one sender at the full rate. RampTo makes the
 // rate linear in time; Poisson makes the gaps exponential. A sender sleeps until each
-// intended time and, when behind, sends at once without sleeping. A stage bounded by
-// count splits Requests across its clients. Closed loop: each client keeps InFlight
+// intended time and, when behind, sends at once without sleeping; requests intended
+// before a stage's end are still sent up to 500 ms after it, the rest count as missed.
+// Go's timers on Linux wake with about a millisecond's granularity (the runtime's poller
+// waits in whole milliseconds), so a sleeping sender typically sends 0–1 ms after the
+// intended time: that send delay is recorded and is part of the corrected latency, as
+// with wrk2, whose timers have the same granularity. A stage bounded by count splits
+// Requests across its clients. Closed loop: each client keeps InFlight
 // requests outstanding; a reply or timeout frees a slot whose next request is intended at
 // that moment plus Think. A request without ack frees its slot when sent; one the
 // transport refuses frees it after 10 ms (or Think, if longer).
@@ -51,8 +57,10 @@ import (
 // PRINTXXX; HARTBEAT for HARTBEAT; PERFRPRT for PERFMNCE) is OK, EXCEPTON is an
 // exception, any other command is Unexpected: the 0.2.1 server echoes PERFMNCE unchanged,
 // which is not a report. A frame that is not a signalling message is Undecodable; an id
-// this client never issued is Unmatched; a reply to a request that timed out is Late
-// (for the last 1,024 timeouts of each client), to one already answered a Duplicate.
+// this client never issued is Unmatched; a reply after its request's deadline is a
+// timeout and Late (for the last 1,024 timeouts of each client), one to a request
+// already answered a Duplicate. A command that appears more than once in a mix has one
+// CommandResult, in the order of its first appearance.
 // Nothing is kept per request after its reply or timeout. Every matched reply, whatever
 // its command, is recorded in the latency histograms; a timeout is recorded in the
 // corrected histogram at its deadline (checked at least every 100 ms, recorded exactly).
@@ -68,12 +76,14 @@ import (
 // # Stalls, self-watch, ending
 //
 // A stall is a time of at least cfg.StallThreshold with requests outstanding and no
-// message received; see stall.go. The generator watches its own CPU, GC pauses, send
-// delay and achieved rate, and marks the result generator-bound when they show it could
-// not hold the schedule; see selfwatch.go. When ctx ends, sending stops, outstanding
+// message received; see stall.go. The generator watches its own CPU, the CPU it waited
+// for (other processes), GC pauses, send delay and achieved rate, and marks the result
+// generator-bound when they show it could not hold the schedule; see selfwatch.go. When ctx ends, sending stops, outstanding
 // replies are awaited for up to cfg.Drain and the rest counted as Abandoned, and the
-// Result is returned with Interrupted set and a nil error. Run returns an error when the
-// plan is invalid, or when no client could connect at all (then with the Result too).
+// Result is returned with Interrupted set and a nil error; Result.Stages then holds the
+// stages that started. Run returns an error when the plan is invalid, when no client
+// could connect at all, or when cfg.Intervals failed (in the last two cases with the
+// Result too).
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	kind := cfg.Transport
 	return run(ctx, cfg, func(ctx context.Context, addr string, opts transport.DialOptions) (transport.Dealer, error) {
