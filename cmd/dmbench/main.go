@@ -5,6 +5,8 @@
 //	0  success
 //	1  the command failed (a run could not start, a file could not be written, ...)
 //	2  bad usage or an invalid scenario file: nothing was started
+//	3  a run did not meet a --threshold (report --threshold; run --threshold when it has one)
+//	4  compare found a regression beyond a --fail-on rule
 //	130 the run was interrupted (Ctrl-C or SIGTERM); the results gathered were written
 package main
 
@@ -21,6 +23,8 @@ const (
 	exitOK          = 0
 	exitFailed      = 1
 	exitUsage       = 2
+	exitThreshold   = 3 // a result missed a --threshold objective
+	exitRegression  = 4 // compare --fail-on found a regression
 	exitInterrupted = 130
 )
 
@@ -71,6 +75,6 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	root.AddCommand(newRunCommand(), newServeCommand(), newValidateCommand(), newScenariosCommand())
+	root.AddCommand(newRunCommand(), newServeCommand(), newValidateCommand(), newScenariosCommand(), newCompareCommand(), newReportCommand())
 	return root
 }
