@@ -5,7 +5,7 @@
 //	0  success
 //	1  the command failed (a run could not start, a file could not be written, ...)
 //	2  bad usage or an invalid scenario file: nothing was started
-//	3  a run did not meet a --threshold (report --threshold; run --threshold when it has one)
+//	3  a run did not meet a --threshold (run or report)
 //	4  compare found a regression beyond a --fail-on rule
 //	130 the run was interrupted (Ctrl-C or SIGTERM); the results gathered were written
 package main

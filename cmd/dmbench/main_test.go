@@ -176,3 +176,51 @@ func TestRunJSONSummary(t *testing.T) {
 		t.Fatalf("--json printed something that is not JSON: %v\n%s", err, buf.String())
 	}
 }
+
+// TestRunRepeatWritesASet runs a scenario three times into one result set, which
+// report.ReadSet reads back as three runs.
+func TestRunRepeatWritesASet(t *testing.T) {
+	out := t.TempDir()
+	t.Setenv("CI", "true")
+	if code := run([]string{"run", "testdata/tiny.yaml", "--short", "--repeat", "3", "-o", out}); code != exitOK {
+		t.Fatalf("exit code %d", code)
+	}
+	set := onlyRun(t, out)
+	runs, err := report.ReadSet(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 3 {
+		t.Fatalf("the set holds %d runs, want 3", len(runs))
+	}
+	for _, r := range runs {
+		if r.Meta.Scenario.Name != "tiny" || !r.Meta.Target.Embedded {
+			t.Errorf("run meta %+v", r.Meta)
+		}
+	}
+}
+
+// TestRunThresholds checks objectives that cannot hold (p99 under a nanosecond) and ones
+// that always hold on a healthy broker, so the verdict does not depend on machine noise.
+func TestRunThresholds(t *testing.T) {
+	t.Setenv("CI", "true")
+	tests := []struct {
+		thresholds []string
+		want       int
+	}{
+		{[]string{"p99<1ns"}, exitThreshold},
+		{[]string{"p99<60s", "errors<50%"}, exitOK},
+		{[]string{"p99<fast"}, exitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.thresholds, " "), func(t *testing.T) {
+			args := []string{"run", "testdata/tiny.yaml", "--short", "-o", t.TempDir()}
+			for _, th := range tt.thresholds {
+				args = append(args, "--threshold", th)
+			}
+			if got := run(args); got != tt.want {
+				t.Errorf("exit code %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

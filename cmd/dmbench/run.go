@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -31,6 +33,8 @@ type runFlags struct {
 	reconnect      bool
 	stallThreshold time.Duration
 	drain          time.Duration
+	repeat         int
+	thresholds     []string
 	transport      *transport.Kind
 	broker         *brokerFlags
 }
@@ -59,6 +63,8 @@ func newRunCommand() *cobra.Command {
 	fs.BoolVar(&f.reconnect, "reconnect", true, "reconnect clients with backoff after a lost connection")
 	fs.DurationVar(&f.stallThreshold, "stall-threshold", time.Second, "no reply for this long with requests outstanding is a stall")
 	fs.DurationVar(&f.drain, "drain", 0, "how long to wait for outstanding replies at the end (default: the longest request timeout)")
+	fs.IntVar(&f.repeat, "repeat", 1, "run the scenario `N` times (a fresh embedded broker each time) into one result set for compare")
+	fs.StringArrayVar(&f.thresholds, "threshold", nil, "objective the run must meet, e.g. 'p99<5ms', 'errors<0.1%', 'throughput>=1000/s' (repeatable; exit 3 when missed)")
 	f.transport = addTransportFlag(fs)
 	f.broker = addBrokerFlags(fs)
 	return c
@@ -83,7 +89,50 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	if err != nil {
 		return usageError(fmt.Errorf("--label: %w", err))
 	}
+	thresholds, err := report.ParseThresholds(f.thresholds)
+	if err != nil {
+		return usageError(fmt.Errorf("--threshold: %w", err))
+	}
+	if f.repeat < 1 {
+		return usageError(fmt.Errorf("--repeat %d: want 1 or more runs", f.repeat))
+	}
+	out := f.out
+	if f.repeat > 1 {
+		// A result set: a folder of run folders, which compare reads as one side.
+		out = filepath.Join(f.out, time.Now().UTC().Format("20060102T150405Z")+"-"+sc.Name+"-x"+strconv.Itoa(f.repeat))
+	}
 
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	missed := 0
+	for i := 0; i < f.repeat; i++ {
+		if f.repeat > 1 {
+			fmt.Fprintf(c.ErrOrStderr(), "dmbench: run %d of %d\n", i+1, f.repeat)
+		}
+		result, err := runOnce(ctx, c, sc, name, out, labels, f)
+		if err != nil {
+			return err
+		}
+		for _, v := range report.CheckThresholds(result, thresholds) {
+			fmt.Fprintln(c.ErrOrStderr(), "dmbench: threshold missed:", v)
+			missed++
+		}
+		if result.Meta.Interrupted {
+			return &exitError{code: exitInterrupted, err: errors.New("interrupted; the results gathered so far were written")}
+		}
+	}
+	if f.repeat > 1 {
+		fmt.Fprintf(c.ErrOrStderr(), "dmbench: %d runs written to the result set %s (compare it with: dmbench compare OLD %s)\n", f.repeat, out, out)
+	}
+	if missed > 0 {
+		return &exitError{code: exitThreshold, err: fmt.Errorf("%d threshold(s) missed", missed)}
+	}
+	return nil
+}
+
+// runOnce runs sc once against its target (a fresh embedded broker when there is none),
+// writes the result folder under out and prints the summary.
+func runOnce(ctx context.Context, c *cobra.Command, sc *scenarios.Scenario, name, out string, labels map[string]string, f *runFlags) (*report.Result, error) {
 	meta := report.NewMeta()
 	meta.SetScenario(sc.Name, scenarioFile(name, sc), sc.Source)
 	meta.Seed = sc.Seed
@@ -94,7 +143,7 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 
 	addr, srv, err := target(c, f, sc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if srv != nil {
 		defer srv.Close()
@@ -106,20 +155,18 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 		meta.Target = report.Target{Address: addr}
 	}
 
-	w, err := report.Create(f.out, sc.Name)
+	w, err := report.Create(out, sc.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer w.Abort()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	progress := report.NewProgress(c.ErrOrStderr(), report.ProgressEnabled(os.Stderr))
 	where := "embedded reference broker at " + addr
 	if srv == nil {
 		where = addr
 	}
-	fmt.Fprintf(c.ErrOrStderr(), "dmbench: running %s against %s (transport %s), results in %s\n", sc.Name, where, *f.transport, f.out)
+	fmt.Fprintf(c.ErrOrStderr(), "dmbench: running %s against %s (transport %s), results in %s\n", sc.Name, where, *f.transport, out)
 
 	res, err := loadgen.Run(ctx, loadgen.Config{
 		Plan: sc.Plan(), Addr: addr, Transport: *f.transport,
@@ -128,7 +175,7 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	})
 	progress.Done()
 	if err != nil {
-		return fmt.Errorf("run %s against %s: %w", sc.Name, addr, err)
+		return nil, fmt.Errorf("run %s against %s: %w", sc.Name, addr, err)
 	}
 	meta.Start, meta.End, meta.Interrupted = res.Start, res.End, res.Interrupted
 	if res.Interrupted {
@@ -137,22 +184,19 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	result := report.FromLoadgen(meta, res)
 	dir, err := w.Finish(result)
 	if err != nil {
-		return fmt.Errorf("writing the result: %w", err)
+		return nil, fmt.Errorf("writing the result: %w", err)
 	}
-	out := c.OutOrStdout()
+	stdout := c.OutOrStdout()
 	if f.json {
-		err = report.SummaryJSON(out, result)
+		err = report.SummaryJSON(stdout, result)
 	} else {
-		err = report.Summary(out, result, report.SummaryOptions{})
+		err = report.Summary(stdout, result, report.SummaryOptions{})
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(c.ErrOrStderr(), "dmbench: result written to %s\n", dir)
-	if res.Interrupted {
-		return &exitError{code: exitInterrupted, err: errors.New("interrupted; the results gathered so far were written")}
-	}
-	return nil
+	return result, nil
 }
 
 // target returns the signalling address to load and, when none is given, the embedded
