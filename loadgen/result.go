@@ -40,6 +40,12 @@ type Config struct {
 	Intervals IntervalSink
 	// Progress, if set, is called about once a second from a goroutine of Run.
 	Progress func(Progress)
+	// OnStage, if set, is called as each stage's clock starts, with the stage's index in
+	// Plan.Stages, its name and its start (StageResult.Start): from Run's goroutine, after
+	// the stage's first connections are dialled and before any of its requests is sent.
+	// The stage waits for it, so it must return at once: start slow work, such as asking
+	// the server for a report (serverview.Poller.Stage), without waiting for it.
+	OnStage func(index int, name string, at time.Time)
 }
 
 // IntervalSink receives interval histograms as Run closes each interval. Calls come from

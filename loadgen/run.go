@@ -469,6 +469,9 @@ func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err err
 	}
 	e.curStage.Store(int32(s))
 	e.stageInfo.Store(&stageInfo{name: st.Name, st: st, start: start})
+	if e.cfg.OnStage != nil {
+		e.cfg.OnStage(s, st.Name, e.at(start))
+	}
 
 	e.clientsMu.Lock()
 	active := append([]*client(nil), e.active...)

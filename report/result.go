@@ -27,6 +27,9 @@ type Result struct {
 	Stalls      []Stall       `json:"stalls"`
 	Connections Connections   `json:"connections"`
 	Generator   Generator     `json:"generator"`
+	// ServerView is the server's own view beside the client's (SetServerView); absent
+	// when the run did not set it.
+	ServerView *ServerView `json:"server_view,omitempty"`
 	// Warnings are problems met while building the result (e.g. a histogram that could not
 	// be encoded); the figures they concern are missing.
 	Warnings []string `json:"warnings,omitempty"`

@@ -17,8 +17,9 @@ type SummaryOptions struct {
 
 // Summary prints r as text: the run's identity, a table per stage with a row per command
 // (sent, ok, errors by kind, throughput, and p50 p90 p99 p99.9 max of corrected latency with
-// uncorrected latency in brackets), stalls, connections, the generator's own figures, and
-// a warning when the generator could not keep up.
+// uncorrected latency in brackets), the server's view beside the client's when the result
+// has one (or the line saying why the server sent no report), stalls, connections, the
+// generator's own figures, and a warning when the generator could not keep up.
 func Summary(w io.Writer, r *Result, opts SummaryOptions) error {
 	ew := &errWriter{w: w}
 	m := &r.Meta
@@ -42,6 +43,7 @@ func Summary(w io.Writer, r *Result, opts SummaryOptions) error {
 	if len(r.Stages) == 0 {
 		ew.printf("\nno stage ran, so there are no figures\n")
 	}
+	printServerView(ew, r)
 	printStalls(ew, r.Stalls)
 	printConnections(ew, &r.Connections)
 	if len(r.Stages) > 0 || r.Warmup != nil {
@@ -250,6 +252,7 @@ func withoutHistograms(r *Result) *Result {
 		out.Stages[i] = strip(s)
 	}
 	out.Connections.ConnectTime.Histogram = ""
+	out.ServerView = r.ServerView.withoutHistograms()
 	return &out
 }
 

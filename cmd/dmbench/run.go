@@ -18,6 +18,7 @@ import (
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/report"
 	"github.com/dmbench/dmbench/scenarios"
+	"github.com/dmbench/dmbench/serverview"
 	"github.com/dmbench/dmbench/transport"
 )
 
@@ -35,6 +36,8 @@ type runFlags struct {
 	drain          time.Duration
 	repeat         int
 	thresholds     []string
+	serverView     string
+	serverPoll     time.Duration
 	transport      *transport.Kind
 	broker         *brokerFlags
 }
@@ -65,6 +68,9 @@ func newRunCommand() *cobra.Command {
 	fs.DurationVar(&f.drain, "drain", 0, "how long to wait for outstanding replies at the end (default: the longest request timeout)")
 	fs.IntVar(&f.repeat, "repeat", 1, "run the scenario `N` times (a fresh embedded broker each time) into one result set for compare")
 	fs.StringArrayVar(&f.thresholds, "threshold", nil, "objective the run must meet, e.g. 'p99<5ms', 'errors<0.1%', 'throughput>=1000/s' (repeatable; exit 3 when missed)")
+	fs.StringVar(&f.serverView, "server-view", "on", "`on|off`: ask the server for its performance report (PERFMNCE) on a connection of its own at the start,\n"+
+		"at stage boundaries, every --server-poll and at the end, and show its figures beside the client's; off never asks")
+	fs.DurationVar(&f.serverPoll, "server-poll", serverview.DefaultEvery, "with --server-view on, also ask every this long (0: only at the start, stage boundaries and the end)")
 	f.transport = addTransportFlag(fs)
 	f.broker = addBrokerFlags(fs)
 	return c
@@ -95,6 +101,12 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	}
 	if f.repeat < 1 {
 		return usageError(fmt.Errorf("--repeat %d: want 1 or more runs", f.repeat))
+	}
+	if f.serverView != "on" && f.serverView != "off" {
+		return usageError(fmt.Errorf("--server-view %q: want on or off", f.serverView))
+	}
+	if f.serverPoll < 0 {
+		return usageError(fmt.Errorf("--server-poll %v is negative: give 0 (no periodic reports) or more", f.serverPoll))
 	}
 	out := f.out
 	if f.repeat > 1 {
@@ -168,20 +180,30 @@ func runOnce(ctx context.Context, c *cobra.Command, sc *scenarios.Scenario, name
 	}
 	fmt.Fprintf(c.ErrOrStderr(), "dmbench: running %s against %s (transport %s), results in %s\n", sc.Name, where, *f.transport, out)
 
-	res, err := loadgen.Run(ctx, loadgen.Config{
+	cfg := loadgen.Config{
 		Plan: sc.Plan(), Addr: addr, Transport: *f.transport,
 		Drain: f.drain, StallThreshold: f.stallThreshold, Reconnect: f.reconnect,
 		Intervals: w, Progress: progress.Update,
-	})
+	}
+	poller, view := startServerView(ctx, c, f, addr)
+	if poller != nil {
+		defer poller.Stop() // on an early return; the View is taken below otherwise
+		cfg.OnStage = poller.Stage
+	}
+	res, err := loadgen.Run(ctx, cfg)
 	progress.Done()
 	if err != nil {
 		return nil, fmt.Errorf("run %s against %s: %w", sc.Name, addr, err)
+	}
+	if poller != nil {
+		view = poller.Stop()
 	}
 	meta.Start, meta.End, meta.Interrupted = res.Start, res.End, res.Interrupted
 	if res.Interrupted {
 		meta.InterruptReason = "interrupt signal"
 	}
 	result := report.FromLoadgen(meta, res)
+	result.SetServerView(view)
 	dir, err := w.Finish(result)
 	if err != nil {
 		return nil, fmt.Errorf("writing the result: %w", err)
@@ -197,6 +219,24 @@ func runOnce(ctx context.Context, c *cobra.Command, sc *scenarios.Scenario, name
 	}
 	fmt.Fprintf(c.ErrOrStderr(), "dmbench: result written to %s\n", dir)
 	return result, nil
+}
+
+// startServerView starts asking the server for its reports, as --server-view says, and
+// takes the "start" snapshot before the load. It returns the running poller, or nil and
+// the View that says why there is none: the run goes on without it either way.
+func startServerView(ctx context.Context, c *cobra.Command, f *runFlags, addr string) (*serverview.Poller, *serverview.View) {
+	if f.serverView == "off" {
+		return nil, &serverview.View{Addr: addr, NoReport: "not asked (--server-view off)"}
+	}
+	p, err := serverview.Start(ctx, addr, *f.transport, f.serverPoll, serverview.DefaultTimeout)
+	if err != nil {
+		fmt.Fprintf(c.ErrOrStderr(), "dmbench: server view: %v\n", err)
+		return nil, &serverview.View{Addr: addr, Every: f.serverPoll, Timeout: serverview.DefaultTimeout, NoReport: err.Error()}
+	}
+	if s := p.Poll(serverview.LabelStart); s.Report == nil {
+		fmt.Fprintf(c.ErrOrStderr(), "dmbench: server view at the start: %s (the load is not affected)\n", s.Err)
+	}
+	return p, nil
 }
 
 // target returns the signalling address to load and, when none is given, the embedded
