@@ -26,4 +26,19 @@
 // The histograms hold microseconds. Corrected latency is measured from each request's
 // intended send time, uncorrected latency from its actual send time, and send delay is the
 // difference (see package loadgen).
+//
+// server_view (ServerView) holds the server's own view: every PERFRPRT the run asked for on
+// a connection of its own (package serverview), kept whole with unknown fields raw, and per
+// stage and for the whole run the client's counts and round trips joined with the
+// difference of the server's reports (loss before and after the server, client RTT beside
+// server service time). It is absent with --server-view off, and says why when the server
+// sent no report (DMB 0.2.1 echoes PERFMNCE).
+//
+// # Comparing and checking
+//
+// ReadSet reads result sets (folders of run folders, as run --repeat writes them); Compare
+// compares two sets metric by metric with golang.org/x/perf/benchmath (median, confidence
+// interval, Mann-Whitney U), and FailOn turns a comparison into a CI gate. Threshold checks
+// one run against objectives. Metrics lists what both can name, the server's service time
+// (server-p50, server-p99) among them.
 package report

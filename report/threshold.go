@@ -169,8 +169,43 @@ var metrics = []*Metric{
 			return 100 * float64(c.Counts.Errors()) / float64(c.Counts.Sent), true
 		},
 	},
-	// The server's service time per command joins here once results carry the server's
-	// view (PERFRPRT): one entry reading it from r.
+	serviceMetric("server-p50", "median", func(l Latency) float64 { return float64(l.P50US) }),
+	serviceMetric("server-p99", "99th percentile", func(l Latency) float64 { return float64(l.P99US) }),
+}
+
+// serviceMetric is a figure of the server's own service time for the command, from its
+// performance reports (Result.ServerView): the stage's join, or the whole run's when stage
+// is nil. Runs against a server that sends no report have no value.
+func serviceMetric(name, what string, pick func(Latency) float64) *Metric {
+	return &Metric{
+		Name:        name,
+		Unit:        Microseconds,
+		Description: what + " of the server's service time (its PERFRPRT histogram)",
+		value: func(r *Result, stage *StageResult, c *CommandResult) (float64, bool) {
+			sv := r.ServerView
+			if sv == nil {
+				return 0, false
+			}
+			join := sv.Total
+			if stage != nil {
+				join = nil
+				for i := range sv.Stages {
+					if sv.Stages[i].Name == stage.Name {
+						join = &sv.Stages[i]
+					}
+				}
+			}
+			if join == nil {
+				return 0, false
+			}
+			for _, cj := range join.Commands {
+				if cj.Command == c.Command && cj.ServiceTime.Count > 0 {
+					return pick(cj.ServiceTime), true
+				}
+			}
+			return 0, false
+		},
+	}
 }
 
 // metricAliases are other spellings of metric names.

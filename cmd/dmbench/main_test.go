@@ -211,6 +211,8 @@ func TestRunThresholds(t *testing.T) {
 		{[]string{"p99<1ns"}, exitThreshold},
 		{[]string{"p99<60s", "errors<50%"}, exitOK},
 		{[]string{"p99<fast"}, exitUsage},
+		{[]string{"server-p99<60s"}, exitOK},        // the embedded broker reports its service time
+		{[]string{"server-p99<1ns"}, exitThreshold}, // and it is never that fast
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.thresholds, " "), func(t *testing.T) {
@@ -220,6 +222,60 @@ func TestRunThresholds(t *testing.T) {
 			}
 			if got := run(args); got != tt.want {
 				t.Errorf("exit code %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRunServerView checks the server view end to end: the reference broker's reports
+// join the client's counts exactly over the whole run; DMB 0.2.1 (compat mode) sends no
+// report, which the result says, and the run goes on; --server-view off never asks.
+func TestRunServerView(t *testing.T) {
+	t.Setenv("CI", "true")
+	tests := []struct {
+		name      string
+		args      []string
+		available bool
+		noReport  string // a part of the reason, when no report
+	}{
+		{"reference", nil, true, ""},
+		{"compat", []string{"--compat", "dmb-0.2.1"}, false, "echo"},
+		{"off", []string{"--server-view", "off"}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := append([]string{"run", "testdata/tiny.yaml", "--short", "-o", out}, tt.args...)
+			if code := run(args); code != exitOK {
+				t.Fatalf("exit code %d", code)
+			}
+			res, err := report.Read(onlyRun(t, out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sv := res.ServerView
+			if tt.name == "off" {
+				if sv != nil && len(sv.Snapshots) > 0 {
+					t.Errorf("--server-view off sent %d PERFMNCE", sv.Sent)
+				}
+				return
+			}
+			if sv == nil || sv.Available != tt.available || !strings.Contains(sv.NoReport, tt.noReport) {
+				t.Fatalf("server view %+v, want available %v with a reason containing %q", sv, tt.available, tt.noReport)
+			}
+			if !tt.available {
+				if sv.Sent != 1 {
+					t.Errorf("asked %d times after the first echo, want once", sv.Sent)
+				}
+				return
+			}
+			if sv.Total == nil || !sv.Total.Exact {
+				t.Fatalf("no exact whole-run join: %+v", sv.Total)
+			}
+			for _, c := range sv.Total.Commands {
+				if c.Server == nil || c.ClientSent != c.Server.Received || c.ClientOK != c.Server.Completed {
+					t.Errorf("%s: client sent %d ok %d, server %+v: the counts should join exactly", c.Command, c.ClientSent, c.ClientOK, c.Server)
+				}
 			}
 		})
 	}
