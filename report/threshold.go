@@ -217,7 +217,7 @@ var metricAliases = map[string]string{
 }
 
 // DefaultCompareMetrics are the metrics Compare compares unless told otherwise.
-var DefaultCompareMetrics = []string{"throughput", "p50", "p99", "p99.9", "errors"}
+var DefaultCompareMetrics = []string{"throughput", "p50", "p99", "p99.9", "errors", "server-p50", "server-p99"}
 
 // Metrics returns every metric, in table order.
 func Metrics() []*Metric { return append([]*Metric(nil), metrics...) }
