@@ -12,6 +12,7 @@ import (
 
 	"github.com/dmbench/dmbench/broker"
 	"github.com/dmbench/dmbench/protocol"
+	"github.com/dmbench/dmbench/transport"
 )
 
 // End-to-end tests: the engine against the reference broker over real sockets on
@@ -309,10 +310,19 @@ func TestTruthDroppedReplies(t *testing.T) {
 }
 
 // TestBrokerCounts: the Result's counts equal the broker's own counters, command by
-// command, for a mix that succeeds, fails and asks for reports.
+// command, for a mix that succeeds, fails and asks for reports, with each transport on both
+// sides.
 func TestBrokerCounts(t *testing.T) {
-	t.Parallel()
-	srv, _ := startBroker(t, broker.Config{})
+	for _, kind := range transport.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			testBrokerCounts(t, kind)
+		})
+	}
+}
+
+func testBrokerCounts(t *testing.T, kind transport.Kind) {
+	srv, _ := startBroker(t, broker.Config{Transport: kind})
 	mix := []Request{
 		{Command: protocol.GroupAdd, Weight: 4, Ack: true, Group: names("room"), Channel: names("chan")},
 		{Command: protocol.GroupDiscard, Weight: 2, Ack: true, Group: names("room"), Channel: names("chan")},
@@ -328,7 +338,7 @@ func TestBrokerCounts(t *testing.T) {
 	res := runPlan(t, srv, Plan{Timeout: 10 * time.Second, Warmup: 300 * time.Millisecond, Stages: []Stage{
 		{Name: "open", Duration: time.Second, Clients: 3, Open: &Open{Rate: 400, Poisson: true}, Mix: mix},
 		{Name: "closed", Requests: 300, Clients: 2, Closed: &Closed{InFlight: 4}, Mix: mix},
-	}}, func(c *Config) { c.Intervals = log })
+	}}, func(c *Config) { c.Intervals = log; c.Transport = kind })
 	rep := srv.Report()
 
 	byCmd := map[protocol.Command]*Counts{}
