@@ -81,12 +81,21 @@ type timedOutRing struct {
 	next int
 }
 
-func (r *timedOutRing) add(seq uint64) {
+// addTimedOut remembers that seq timed out. Caller holds c.mu.
+func (c *client) addTimedOut(seq uint64) {
+	if c.timedOut == nil {
+		c.timedOut = new(timedOutRing)
+	}
+	r := c.timedOut
 	r.seqs[r.next] = seq + 1
 	r.next = (r.next + 1) % len(r.seqs)
 }
 
+// has reports whether seq is among the remembered timeouts; a nil ring holds none.
 func (r *timedOutRing) has(seq uint64) bool {
+	if r == nil {
+		return false
+	}
 	for _, s := range r.seqs {
 		if s == seq+1 {
 			return true
@@ -119,12 +128,22 @@ type client struct {
 	mu          sync.Mutex
 	out         map[uint64]pending
 	fifos       []*fifo
-	timedOut    timedOutRing
+	timedOut    *timedOutRing // allocated at the first timeout (8 KiB: most clients never need it)
 	rel         []release
 	relNote     chan struct{} // capacity 1: "rel has entries"
 	outstanding atomic.Int64
 	busySince   atomic.Int64  // when outstanding last rose from 0 (ns), for stall starts
 	nextSeq     atomic.Uint64 // sequence numbers issued so far
+	// armed is the receive deadline set on the connection (ns since the run's start;
+	// noDeadline when none), under mu. The receiver keeps it at or before the earliest
+	// time it must wake (see receive); the sender brings it forward when it sends a
+	// request whose deadline is earlier, so an idle receiver sleeps without a timer.
+	armed int64
+
+	// sendWake is when the sender will next wake (ns since the run's start): the time it
+	// sleeps until, math.MaxInt64 when it has no stage to send in, or 0 when not known.
+	// The receiver reads it to flush its batch at once when no reply can join it.
+	sendWake atomic.Int64
 
 	// Sender state: one sender goroutine at a time (stages run one after another).
 	enc   protocol.Encoder
@@ -136,6 +155,10 @@ type client struct {
 	// Receiver state.
 	rb      batcher
 	expired []event
+	// rArmed is armed as the receiver last set it. The sender and retire only bring
+	// armed forward, so armed ≤ rArmed: the receiver can tell from its own copy, without
+	// the lock, that a reply leaves it nothing to do (quiet).
+	rArmed int64
 }
 
 func newClient(e *engine, index int) *client {
@@ -145,6 +168,8 @@ func newClient(e *engine, index int) *client {
 		done:    make(chan struct{}),
 		out:     make(map[uint64]pending),
 		relNote: make(chan struct{}, 1),
+		armed:   noDeadline,
+		rArmed:  noDeadline,
 	}
 	copy(c.id[:8], e.nonce[:])
 	c.sb.out = e.batches
@@ -286,12 +311,17 @@ func (c *client) send(w *work, intended int64, slot bool) sendResult {
 	now := e.now()
 	if m.ack {
 		c.mu.Lock()
-		c.out[seq] = pending{intended: intended, sent: now, deadline: now + m.timeout, stage: int32(w.stage), bucket: bucket, cmd: m.cmd, slot: slot}
-		m.fifo.push(fifoEntry{seq: seq, deadline: now + m.timeout})
+		deadline := now + m.timeout
+		c.out[seq] = pending{intended: intended, sent: now, deadline: deadline, stage: int32(w.stage), bucket: bucket, cmd: m.cmd, slot: slot}
+		m.fifo.push(fifoEntry{seq: seq, deadline: deadline})
 		if c.outstanding.Add(1) == 1 {
 			c.busySince.Store(now)
 		}
 		c.nextSeq.Store(seq + 1)
+		if deadline < c.armed {
+			// The receiver sleeps past this deadline (or without one): wake it in time.
+			c.armLocked(deadline)
+		}
 		c.mu.Unlock()
 	} else {
 		c.nextSeq.Store(seq + 1)
@@ -329,6 +359,7 @@ func (c *client) wait(t int64, wake <-chan struct{}) bool {
 	if c.sb.b != nil {
 		c.sb.flushIfOld(t)
 	}
+	c.sendWake.Store(t)
 	d := time.Duration(limit - now)
 	if c.timer == nil {
 		c.timer = time.NewTimer(d)
@@ -350,7 +381,11 @@ func (c *client) wait(t int64, wake <-chan struct{}) bool {
 // start, at or after the stage's start), and returns when the part is done, the stage
 // ends or the run stops sending.
 func (c *client) runStage(w *work, join int64) {
-	defer c.sb.flush()
+	c.sendWake.Store(0)
+	defer func() {
+		c.sb.flush()
+		c.sendWake.Store(math.MaxInt64) // nothing is sent until another stage starts
+	}()
 	c.mu.Lock()
 	for i := range w.mix {
 		w.mix[i].fifo = c.fifoFor(w.mix[i].timeout)
@@ -513,15 +548,23 @@ func (c *client) freeSlot(p *pending, at int64) {
 	}
 }
 
-// receive reads replies until the connection is closed. It checks timeouts at least every
-// tick, using a receive deadline so an idle connection still wakes.
+// noDeadline is client.armed when no receive deadline is set.
+const noDeadline = math.MaxInt64
+
+// receive reads replies until the connection is closed.
+//
+// A receiver sleeps in Recv until a message comes or its receive deadline passes, and
+// sets that deadline to the earliest time it has work: the earliest deadline of its
+// outstanding requests (so a timeout is found when it falls due, and recorded at its
+// deadline exactly) and the time its batch of events must go to the recorders
+// (maxBatchAge after its oldest event). With nothing outstanding and an empty batch it
+// sets no deadline at all: an idle connection costs no timer and no wakeup. The sender
+// moves the deadline forward when it sends a request due earlier (send), and retire
+// moves it to now; Close ends the Recv.
 func (c *client) receive() {
 	e := c.e
 	defer e.recvWG.Done()
 	var msg protocol.Message
-	tick := int64(e.tick)
-	next := e.now() + tick
-	_ = c.d.SetRecvDeadline(e.at(next))
 	var idle *time.Timer
 	for {
 		frames, err := c.d.Recv()
@@ -530,6 +573,9 @@ func (c *client) receive() {
 		case err == nil:
 			e.sawReply(now)
 			c.handle(frames, now, &msg)
+			if c.quiet(now) {
+				continue
+			}
 		case errors.Is(err, transport.ErrClosed):
 			c.finish(now)
 			return
@@ -549,18 +595,88 @@ func (c *client) receive() {
 			}
 			now = e.now()
 		}
-		if now >= next {
-			c.expire(now)
-			c.rb.flushIfOld(now + tick)
-			if c.retiring.Load() && c.outstanding.Load() == 0 {
-				c.shutdown()
-				c.finish(e.now())
-				return
-			}
-			next = now + tick
-			_ = c.d.SetRecvDeadline(e.at(next))
+		if c.tend(now) {
+			return
 		}
 	}
+}
+
+// tend is the receiver's work after each wake: it times out the requests whose deadline
+// has passed, hands its batch on when it is old (or when nothing can join it before it
+// would be), sets the receive deadline for the next wake, and closes a retiring client
+// with nothing outstanding. It reports whether the receiver is done.
+func (c *client) tend(now int64) bool {
+	e := c.e
+	c.expire(now)
+	if bt := &c.rb; bt.b != nil {
+		flushAt := bt.first + int64(maxBatchAge)
+		// With nothing outstanding, no reply can come before the sender's next request:
+		// if that is not before the batch would go anyway, send it now rather than wake
+		// for it later.
+		if now >= flushAt || c.outstanding.Load() == 0 && c.sendWake.Load() >= flushAt {
+			bt.flush()
+		}
+	}
+	due := int64(noDeadline)
+	if c.rb.b != nil {
+		due = c.rb.first + int64(maxBatchAge)
+	}
+	c.mu.Lock()
+	for _, f := range c.fifos {
+		if !f.empty() {
+			due = min(due, f.front().deadline)
+		}
+	}
+	// A deadline already passed, or later than needed, is replaced; an earlier one than
+	// needed (a request answered since) is kept: one spurious wake is cheaper than
+	// moving the deadline on every reply.
+	if c.armed <= now || c.armed > due {
+		c.armLocked(due)
+	}
+	c.rArmed = c.armed
+	c.mu.Unlock()
+	if c.retiring.Load() && c.outstanding.Load() == 0 {
+		c.shutdown()
+		c.finish(e.now())
+		return true
+	}
+	return false
+}
+
+// quiet reports whether, after a message at now, tend has nothing to do: no deadline
+// has passed (none is due before the armed one), the armed deadline is not later than
+// the batch's flush, the batch need not go early, and the client is not retiring. It
+// takes no lock, so that a busy receiver pays for tend only about once per maxBatchAge.
+func (c *client) quiet(now int64) bool {
+	if now >= c.rArmed || c.retiring.Load() {
+		return false
+	}
+	bt := &c.rb
+	if bt.b == nil {
+		return true
+	}
+	flushAt := bt.first + int64(maxBatchAge)
+	return c.rArmed <= flushAt && (c.outstanding.Load() != 0 || c.sendWake.Load() < flushAt)
+}
+
+// armLocked sets the connection's receive deadline to t (ns since the run's start, or
+// noDeadline for none). Caller holds c.mu. The transports allow it while Recv waits.
+func (c *client) armLocked(t int64) {
+	c.armed = t
+	var at time.Time
+	if t != noDeadline {
+		at = c.e.at(t)
+	}
+	_ = c.d.SetRecvDeadline(at) // fails only once closed, when Recv returns ErrClosed
+}
+
+// retire closes the client once nothing is outstanding: a stage dropped it. It wakes the
+// receiver, which closes the connection at once or after its last reply or timeout.
+func (c *client) retire() {
+	c.retiring.Store(true)
+	c.mu.Lock()
+	c.armLocked(c.e.now())
+	c.mu.Unlock()
 }
 
 // handle matches and classifies one received message.
@@ -582,10 +698,10 @@ func (c *client) handle(frames [][]byte, now int64, msg *protocol.Message) {
 		delete(c.out, seq)
 		c.outstanding.Add(-1)
 		// A reply after the deadline that the expiry check has not reached yet is a
-		// timeout all the same, so the outcome does not depend on the check's tick.
+		// timeout all the same, so the outcome does not depend on when the check runs.
 		expired = now > p.deadline
 		if expired {
-			c.timedOut.add(seq)
+			c.addTimedOut(seq)
 			c.freeSlot(&p, p.deadline)
 		} else {
 			c.freeSlot(&p, now)
@@ -657,7 +773,7 @@ func (c *client) expire(now int64) {
 			f.pop()
 			delete(c.out, h.seq)
 			c.outstanding.Add(-1)
-			c.timedOut.add(h.seq)
+			c.addTimedOut(h.seq)
 			c.freeSlot(&p, h.deadline)
 			c.expired = append(c.expired, event{at: h.deadline, v1: (h.deadline - p.intended) / 1e3, bucket: p.bucket, cmd: p.cmd, kind: evTimeout})
 		}

@@ -53,8 +53,12 @@ type event struct {
 }
 
 // Batching limits: a batch goes to the recorders when it holds batchSize events or its
-// oldest event is maxBatchAge old; intervals close intervalGrace after they end, which
-// must exceed maxBatchAge plus the receivers' tick so that events arrive in time.
+// oldest event is maxBatchAge old (a receiver sets its receive deadline for that moment,
+// and sends a batch at once when nothing can join it before then); intervals close
+// intervalGrace after they end, which must exceed maxBatchAge plus the receivers' wake
+// delay (timer slack, a few ms; a timeout is found when its deadline passes, or within
+// the engine's tick, at most 100 ms, while a connection is down) so that events arrive
+// in time.
 const (
 	batchSize     = 256
 	maxBatchAge   = 100 * time.Millisecond

@@ -16,7 +16,9 @@ import (
 // last message and the earliest time since which a client has been waiting without a
 // break (both exact); it ends at the first message after it (exact), when nothing is
 // outstanding any more (every request timed out; to within the tick), or at the end of
-// the run. Outstanding is the most seen at the monitor's looks during the stall.
+// the run. Outstanding is the most seen at the monitor's looks during the stall. While
+// messages keep coming within the threshold no stall can start, and the monitor does
+// not look at the clients at all, so its cost does not grow with their number.
 type stallMonitor struct {
 	e         *engine
 	threshold int64
@@ -61,8 +63,14 @@ func (m *stallMonitor) run(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
+			now, last := m.e.now(), m.e.lastReply.Load()
+			if !m.inStall && now-last < m.threshold {
+				// A message came within the threshold, so no stall can have started
+				// (check would find none): skip the walk over every client.
+				continue
+			}
 			out, since := m.e.busy()
-			m.check(m.e.now(), out, since, m.e.lastReply.Load())
+			m.check(now, out, since, last)
 		}
 	}
 }
