@@ -455,7 +455,10 @@ func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err err
 
 	if st.ConnectRate == 0 && len(missing) > 0 {
 		connWG.Add(1)
-		go func() { defer connWG.Done(); e.connectAll(stageCtx, missing, sr.firstDone, join) }()
+		go func() {
+			defer connWG.Done()
+			e.connectPaced(stageCtx, math.Inf(1), e.now(), missing, sr.firstDone, join)
+		}()
 		sr.waitFirst(e.stopSend)
 		if s == 0 && e.connected.Load() == 0 && !e.cfg.Reconnect && !e.stopping.Load() {
 			cancel()
@@ -668,33 +671,10 @@ func (e *engine) prepare(s int) []work {
 	return works
 }
 
-// connectAll dials the clients at the given positions concurrently, with at most
-// maxDialsInFlight dials at a time. first is called once per position when its first
-// attempt is over; joined for each client that connects. It returns when every dial
-// (with Config.Reconnect, every retry) has ended.
-func (e *engine) connectAll(ctx context.Context, positions []int, first func(), joined func(*client)) {
-	sem := make(chan struct{}, maxDialsInFlight)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for i, p := range positions {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			for range positions[i:] {
-				first()
-			}
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.connect(ctx, p, func() { <-sem; first() }, joined)
-		}()
-	}
-}
-
 // connectPaced starts the dial for the i-th position at start + i/rate, with at most
-// maxDialsInFlight in flight; first and joined are as for connectAll.
+// maxDialsInFlight dials at a time; an infinite rate dials them all at once. first is
+// called once per position when its first attempt is over; joined for each client that
+// connects. It returns when every dial (with Config.Reconnect, every retry) has ended.
 func (e *engine) connectPaced(ctx context.Context, rate float64, start int64, positions []int, first func(), joined func(*client)) {
 	sem := make(chan struct{}, maxDialsInFlight)
 	var wg sync.WaitGroup
