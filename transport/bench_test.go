@@ -33,9 +33,12 @@ import (
 //	router-cpu-us/rt  the ROUTER process's CPU per round trip (/proc/PID/stat, 10 ms ticks)
 //	allocs/op, B/op   DEALER-side Go allocations per round trip (Go DEALERs only)
 //
-// Compare implementations with benchstat, e.g.
+// libzmq's DEALER and ROUTER are the C peer (testdata/cpeer), which needs libzmq3-dev:
+// BenchmarkEcho (libzmq_bench_test.go), whose ROUTER is libzmq's, and the dealer=libzmq
+// rows of BenchmarkMixedPairs are built only with -tags libzmq. Compare implementations
+// with benchstat, e.g.
 //
-//	go test -run '^$' -bench 'Echo$' -benchtime 3s -count 6 ./transport/ > echo.txt
+//	go test -tags libzmq -run '^$' -bench 'Echo$' -benchtime 3s -count 6 ./transport/ > echo.txt
 //	benchstat -col /1 echo.txt     (or: benchstat echo.txt)
 
 var (
@@ -43,8 +46,21 @@ var (
 	benchTenKDuration = flag.Duration("dmbench.tenk.duration", 60*time.Second, "how long BenchmarkTenThousandConnections sends")
 	benchTenKRate     = flag.Float64("dmbench.tenk.rate", 1, "requests per second per connection in BenchmarkTenThousandConnections")
 	benchTenKDealer   = flag.String("dmbench.tenk.dealer", string(Native), "DEALER implementation in BenchmarkTenThousandConnections")
-	benchTenKRouter   = flag.String("dmbench.tenk.router", string(Native), "ROUTER in BenchmarkTenThousandConnections: native, zmq4 or libzmq (the C peer)")
+	benchTenKRouter   = flag.String("dmbench.tenk.router", string(Native), "ROUTER in BenchmarkTenThousandConnections: native, zmq4 or libzmq (the C peer, with -tags libzmq)")
 )
+
+// libzmq's side of the benchmarks, the C peer: set by libzmq_bench_test.go when built
+// with -tags libzmq, nil otherwise.
+var (
+	// benchLibzmqDealers runs b.N round trips through the C peer's libzmq DEALERs.
+	benchLibzmqDealers func(b *testing.B, ep string, routerPID, conns, inflight int)
+	// benchStartLibzmqRouter starts the C peer's echo ROUTER and returns its endpoint.
+	benchStartLibzmqRouter func(tb testing.TB, opts ...string) (*peerProcess, string)
+)
+
+// benchNeedsLibzmq says how to get libzmq's side when it is not built in.
+const benchNeedsLibzmq = "libzmq's DEALER and ROUTER are the C peer (testdata/cpeer), built only with " +
+	"-tags libzmq and libzmq3-dev installed (apt-get install libzmq3-dev)"
 
 // benchShapes are the connection × in-flight shapes measured.
 var benchShapes = []struct{ conns, inflight int }{{1, 1}, {8, 8}, {8, 64}, {64, 64}}
@@ -56,43 +72,28 @@ func benchRequest() [][]byte {
 	return [][]byte{{}, make([]byte, 16), []byte("HARTBEAT"), {0x81, 0xa3, 'a', 'c', 'k', 0xc3}}
 }
 
-// BenchmarkEcho measures the three DEALER implementations side by side against the same
-// ROUTER, C libzmq's (the C peer's echo mode, in its own process):
-// BenchmarkEcho/{native,zmq4,libzmq}/{1x1,8x8,8x64,64x64}. The libzmq DEALER is the C
-// peer's closed-loop client, run as a subprocess for b.N round trips. zmq4-bare is a
-// zmq4 DEALER used directly, without this package's adapter, to show what the adapter
-// (its tap and Recv goroutine) costs.
-func BenchmarkEcho(b *testing.B) {
-	router, ep := startCRouter(b)
-	pid := router.cmd.Process.Pid
-	for _, kind := range []Kind{Native, ZMQ4, benchBareZMQ4} {
-		for _, s := range benchShapes {
-			b.Run(string(kind)+"/"+benchShapeName(s.conns, s.inflight), func(b *testing.B) {
-				benchGoDealers(b, kind, ep, pid, s.conns, s.inflight)
-			})
-		}
-	}
-	for _, s := range benchShapes {
-		b.Run("libzmq/"+benchShapeName(s.conns, s.inflight), func(b *testing.B) {
-			benchCDealers(b, ep, pid, s.conns, s.inflight)
-		})
-	}
-}
-
 // BenchmarkMixedPairs measures every DEALER against the Go ROUTERs, each in its own
 // process (testdata/echorouter): BenchmarkMixedPairs/router=R/dealer=D/CxW. With
-// BenchmarkEcho (router=libzmq) that covers all nine pairs.
+// BenchmarkEcho (router=libzmq) that covers all nine pairs. The dealer=libzmq rows are
+// there only with -tags libzmq; without it the benchmark says on stderr that they are
+// left out (b.Log of a benchmark with sub-benchmarks shows only with -v).
 func BenchmarkMixedPairs(b *testing.B) {
+	dealerKinds := []string{string(Native), string(ZMQ4)}
+	if benchLibzmqDealers != nil {
+		dealerKinds = append(dealerKinds, "libzmq")
+	} else {
+		fmt.Fprintf(os.Stderr, "%s: no dealer=libzmq rows: %s\n", b.Name(), benchNeedsLibzmq)
+	}
 	exe := benchBuildEchoRouter(b)
 	for _, rk := range Kinds {
 		router, ep := benchStartEchoRouter(b, exe, rk, 0)
 		pid := router.cmd.Process.Pid
-		for _, dk := range []string{string(Native), string(ZMQ4), "libzmq"} {
+		for _, dk := range dealerKinds {
 			for _, s := range benchShapes {
 				name := fmt.Sprintf("router=%s/dealer=%s/%s", rk, dk, benchShapeName(s.conns, s.inflight))
 				b.Run(name, func(b *testing.B) {
 					if dk == "libzmq" {
-						benchCDealers(b, ep, pid, s.conns, s.inflight)
+						benchLibzmqDealers(b, ep, pid, s.conns, s.inflight)
 						return
 					}
 					benchGoDealers(b, Kind(dk), ep, pid, s.conns, s.inflight)
@@ -199,39 +200,6 @@ func benchClosedLoop(dealers []Dealer, inflight int, n int64) error {
 	return <-errs // nil when there was none
 }
 
-// benchCDealers runs b.N round trips through the C peer's libzmq DEALERs.
-func benchCDealers(b *testing.B, ep string, routerPID, conns, inflight int) {
-	args := []string{"dealer", "-w", "-n", strconv.Itoa(b.N), ep, strconv.Itoa(conns), strconv.Itoa(inflight), "600"}
-	p := startCPeer(b, args...)
-	if line := p.readLine(b, 30*time.Second); line != "ready" {
-		b.Fatalf("the C dealer printed %q instead of ready (stderr: %s)", line, p.stderr.String())
-	}
-	rcpu0 := benchProcCPU(routerPID)
-	b.ResetTimer()
-	if _, err := p.stdin.Write([]byte("go\n")); err != nil {
-		b.Fatal(err)
-	}
-	line := p.readLine(b, 10*time.Minute)
-	b.StopTimer()
-	rcpu := benchProcCPU(routerPID) - rcpu0
-	f, err := parseFields(line)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := p.wait(); err != nil {
-		b.Fatalf("the C dealer: %v (stderr: %s)", err, p.stderr.String())
-	}
-	if int(f["roundtrips"]) != b.N || f["seconds"] <= 0 {
-		b.Fatalf("the C dealer made %v round trips in %v s, want %d", f["roundtrips"], f["seconds"], b.N)
-	}
-	// The C peer's own clock and CPU cover its measured loop only, not its start.
-	b.ReportMetric(f["roundtrips"]/f["seconds"], "rt/s")
-	b.ReportMetric((f["cpu_user_us"]+f["cpu_sys_us"])/f["roundtrips"], "client-cpu-us/rt")
-	if rcpu >= 0 {
-		b.ReportMetric(float64(rcpu.Microseconds())/float64(b.N), "router-cpu-us/rt")
-	}
-}
-
 // benchBareZMQ4 names a zmq4 DEALER used without this package's adapter.
 const benchBareZMQ4 Kind = "zmq4-bare"
 
@@ -325,9 +293,9 @@ func benchBuildEchoRouter(b *testing.B) string {
 
 // benchStartEchoRouter starts the Go echo ROUTER of the given kind and returns it with
 // its endpoint; the benchmark's cleanup stops it.
-func benchStartEchoRouter(b *testing.B, exe string, kind Kind, fdLimit int) (*cProcess, string) {
+func benchStartEchoRouter(b *testing.B, exe string, kind Kind, fdLimit int) (*peerProcess, string) {
 	b.Helper()
-	p := &cProcess{
+	p := &peerProcess{
 		cmd:    exec.Command(exe, "-transport", string(kind), "-fdlimit", strconv.Itoa(fdLimit)),
 		waited: make(chan error, 1),
 	}
@@ -364,6 +332,8 @@ func benchStartEchoRouter(b *testing.B, exe string, kind Kind, fdLimit int) (*cP
 // briefly first:
 //
 //	go test -run '^$' -bench TenThousand -benchtime 1x ./transport/ -dmbench.tenk.duration=10s
+//
+// -dmbench.tenk.router=libzmq (the C peer's ROUTER) needs -tags libzmq.
 func BenchmarkTenThousandConnections(b *testing.B) {
 	conns, duration, rate := *benchTenKConns, *benchTenKDuration, *benchTenKRate
 	dealerKind, err := ParseKind(*benchTenKDealer)
@@ -380,10 +350,13 @@ func BenchmarkTenThousandConnections(b *testing.B) {
 		b.Fatalf("-dmbench.tenk.conns, -rate and -duration must be positive")
 	}
 	benchRaiseFDLimit(b, 20000)
-	var router *cProcess
+	var router *peerProcess
 	var ep string
 	if routerKind == "libzmq" {
-		router, ep = startCRouter(b) // inherits this process's open-file limit
+		if benchStartLibzmqRouter == nil {
+			b.Fatalf("-dmbench.tenk.router=libzmq: %s", benchNeedsLibzmq)
+		}
+		router, ep = benchStartLibzmqRouter(b) // inherits this process's open-file limit
 	} else {
 		router, ep = benchStartEchoRouter(b, benchBuildEchoRouter(b), routerKind, 20000)
 	}

@@ -1,8 +1,16 @@
+//go:build libzmq
+
 package transport
+
+// The C libzmq peer (testdata/cpeer/peer.c), the reference the transports are checked and
+// measured against. It needs a C compiler and libzmq's headers and library (Debian:
+// `apt-get install libzmq3-dev`), so it and everything that uses it (libzmq_test.go,
+// native_libzmq_test.go, libzmq_bench_test.go) is built only with -tags libzmq:
+//
+//	go test -count=1 -tags libzmq ./transport/
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -89,23 +97,11 @@ func compileCPeer() (string, error) {
 	return exe, nil
 }
 
-// cProcess is a running C peer.
-type cProcess struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-	stderr bytes.Buffer
-	waited chan error
-	// drained, when set, is closed by whoever reads stdout once it has read to the end;
-	// otherwise stop reads and discards what is left.
-	drained chan struct{}
-}
-
 // startCPeer starts the C peer with args; the test's cleanup ends it. stderr is kept
 // for error messages.
-func startCPeer(tb testing.TB, args ...string) *cProcess {
+func startCPeer(tb testing.TB, args ...string) *peerProcess {
 	tb.Helper()
-	p := &cProcess{cmd: exec.Command(buildCPeer(tb), args...), waited: make(chan error, 1)}
+	p := &peerProcess{cmd: exec.Command(buildCPeer(tb), args...), waited: make(chan error, 1)}
 	p.cmd.Stderr = &p.stderr
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -123,70 +119,8 @@ func startCPeer(tb testing.TB, args ...string) *cProcess {
 	return p
 }
 
-// wait waits for the process to exit after stdout was read to the end.
-func (p *cProcess) wait() error {
-	select {
-	case err := <-p.waited:
-		p.waited <- err
-		return err
-	default:
-	}
-	err := p.cmd.Wait()
-	p.waited <- err
-	return err
-}
-
-// stop closes the peer's stdin, which ends every mode, and waits for it to exit;
-// after 5 s it is killed.
-func (p *cProcess) stop(tb testing.TB) {
-	_ = p.stdin.Close()
-	done := make(chan error, 1)
-	go func() {
-		if p.drained != nil {
-			<-p.drained
-		} else {
-			_, _ = io.Copy(io.Discard, p.stdout)
-		}
-		done <- p.wait()
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-		tb.Errorf("the C peer %v did not exit within 5 s of its stdin closing; killed it (stderr: %s)",
-			p.cmd.Args[1:], p.stderr.String())
-	}
-}
-
-// readLine reads one line of the peer's stdout, failing the test after timeout.
-func (p *cProcess) readLine(tb testing.TB, timeout time.Duration) string {
-	tb.Helper()
-	type result struct {
-		line string
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		line, err := p.stdout.ReadString('\n')
-		ch <- result{strings.TrimSpace(line), err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			tb.Fatalf("reading the C peer's output: %v (stderr: %s)", r.err, p.stderr.String())
-		}
-		return r.line
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-ch
-		tb.Fatalf("the C peer %v printed nothing within %v (stderr: %s)", p.cmd.Args[1:], timeout, p.stderr.String())
-	}
-	return ""
-}
-
 // startCRouter starts the C peer's echo ROUTER on 127.0.0.1 and returns its endpoint.
-func startCRouter(tb testing.TB, opts ...string) (*cProcess, string) {
+func startCRouter(tb testing.TB, opts ...string) (*peerProcess, string) {
 	tb.Helper()
 	args := append(append([]string{"router"}, opts...), "tcp://127.0.0.1:0")
 	p := startCPeer(tb, args...)
@@ -216,7 +150,7 @@ func parseFields(line string) (map[string]float64, error) {
 
 // cRelay is the C peer in relay mode: a libzmq DEALER driven through its stdin/stdout.
 type cRelay struct {
-	*cProcess
+	*peerProcess
 	msgs chan [][]byte // messages the DEALER received
 	done chan struct{} // closed when stdout ends
 }
@@ -225,7 +159,7 @@ type cRelay struct {
 func startCRelay(tb testing.TB, addr string, opts ...string) *cRelay {
 	tb.Helper()
 	args := append(append([]string{"relay"}, opts...), addr)
-	r := &cRelay{cProcess: startCPeer(tb, args...), msgs: make(chan [][]byte, 16), done: make(chan struct{})}
+	r := &cRelay{peerProcess: startCPeer(tb, args...), msgs: make(chan [][]byte, 16), done: make(chan struct{})}
 	r.drained = r.done
 	go func() {
 		defer close(r.done)

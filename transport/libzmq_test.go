@@ -1,3 +1,5 @@
+//go:build libzmq
+
 package transport
 
 import (
@@ -9,7 +11,10 @@ import (
 // server runs on (through pyzmq), through the C peer in testdata/cpeer. Every
 // implementation is checked both ways: its DEALER against libzmq's ROUTER and libzmq's
 // DEALER against its ROUTER, with multipart messages including empty, 1-byte and
-// 1 MiB frames.
+// 1 MiB frames. The C peer needs libzmq3-dev, so these tests (and those in
+// native_libzmq_test.go) are built only with -tags libzmq:
+//
+//	go test -count=1 -tags libzmq ./transport/
 
 func TestLibzmqRouterInterop(t *testing.T) {
 	ztLeakCheck(t)
@@ -65,5 +70,30 @@ func TestLibzmqDealerInterop(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestZMQ4UnknownPeerLibzmq is TestZMQ4UnknownPeer (zmq4_test.go) with a libzmq DEALER
+// that leaves the routing id to the ROUTER.
+func TestZMQ4UnknownPeerLibzmq(t *testing.T) {
+	ztLeakCheck(t)
+	ztUnknownPeer(t, func(t *testing.T, addr string) (func(), func()) {
+		p := startCRelay(t, addr)
+		return func() { p.send(t, [][]byte{[]byte("hi")}) }, func() { p.stop(t) }
+	})
+}
+
+func TestZMQ4IgnoresPing(t *testing.T) {
+	ztLeakCheck(t)
+	// A libzmq DEALER with heartbeats sends PING commands; they must not surface as
+	// messages. (zmq4 does not answer PING, so the heartbeat timeout is set long
+	// enough for libzmq not to hang up meanwhile.)
+	r := ztListen(t, ZMQ4, ListenOptions{})
+	p := startCRelay(t, r.Addr(), "-H", "10", "-T", "60000")
+	ztEventually(t, "peer connected", func() bool { return r.Stats().Peers == 1 })
+	time.Sleep(100 * time.Millisecond) // several PINGs
+	p.send(t, [][]byte{[]byte("data")})
+	if m := ztRouterRecv(t, r); len(m) != 2 || string(m[1]) != "data" {
+		t.Fatalf("router got %s, want [id data]", ztShow(m))
 	}
 }

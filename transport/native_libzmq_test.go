@@ -1,3 +1,5 @@
+//go:build libzmq
+
 package transport
 
 import (
@@ -8,6 +10,7 @@ import (
 // TestNativeRouterAnswersLibzmqHeartbeat connects a libzmq DEALER that sends a PING every
 // 10 ms and hangs up when no PONG comes within 50 ms (ZMQ_HEARTBEAT_IVL and
 // ZMQ_HEARTBEAT_TIMEOUT). The native ROUTER must keep that connection alive and usable.
+// The libzmq DEALER is the C peer, built only with -tags libzmq (cpeer_test.go).
 func TestNativeRouterAnswersLibzmqHeartbeat(t *testing.T) {
 	ztLeakCheck(t)
 	r := ztListen(t, Native, ListenOptions{})
