@@ -13,7 +13,8 @@ import (
 
 // SignallingAddr returns the signalling address of the DMB server whose base address is
 // base: the same host with the port plus one ("tcp://127.0.0.1:5556" gives
-// "tcp://127.0.0.1:5557").
+// "tcp://127.0.0.1:5557"). Base port 0 is refused: it is no server's port (a listener
+// given port 0 gets one chosen by the kernel), so its port + 1 is a guess.
 func SignallingAddr(base string) (string, error) {
 	return shiftPort(base, +1, "base")
 }
@@ -24,11 +25,18 @@ func BaseAddr(signalling string) (string, error) {
 	return shiftPort(signalling, -1, "signalling")
 }
 
+// CheckSignallingAddr checks addr, the signalling address of a server to connect to
+// (what run --signalling gives): "tcp://host:port" with a port in 1..65535.
+func CheckSignallingAddr(addr string) error {
+	_, _, err := serverEndpoint(addr, "signalling")
+	return err
+}
+
 // shiftPort parses a "tcp://host:port" endpoint and returns it with the port moved by d.
 func shiftPort(addr string, d int, what string) (string, error) {
-	host, port, err := splitEndpoint(addr)
+	host, port, err := serverEndpoint(addr, what)
 	if err != nil {
-		return "", fmt.Errorf("%s address %q: %w", what, addr, err)
+		return "", err
 	}
 	p := port + d
 	if p < 1 || p > 65535 {
@@ -38,7 +46,25 @@ func shiftPort(addr string, d int, what string) (string, error) {
 	return "tcp://" + net.JoinHostPort(host, strconv.Itoa(p)), nil
 }
 
-// splitEndpoint parses "tcp://host:port" with a numeric port. IPv6 hosts are bracketed.
+// serverEndpoint parses addr, the what ("base" or "signalling") address of a server, as
+// "tcp://host:port" with a port a server can listen on: 1..65535.
+func serverEndpoint(addr, what string) (host string, port int, err error) {
+	host, port, err = splitEndpoint(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s address %q: %w", what, addr, err)
+	}
+	if port == 0 {
+		hint := "the port the broker listens on (DMB's default base is 5556)"
+		if what == "signalling" {
+			hint = "the port the broker's signalling socket listens on (DMB's default is 5557, the base 5556 + 1)"
+		}
+		return "", 0, fmt.Errorf("%s address %q: port 0 is not a server's port: give %s", what, addr, hint)
+	}
+	return host, port, nil
+}
+
+// splitEndpoint parses "tcp://host:port" with a numeric port in 0..65535. IPv6 hosts are
+// bracketed.
 func splitEndpoint(addr string) (host string, port int, err error) {
 	rest, ok := strings.CutPrefix(addr, "tcp://")
 	if !ok {
@@ -49,8 +75,11 @@ func splitEndpoint(addr string) (host string, port int, err error) {
 		return "", 0, fmt.Errorf(`want "tcp://host:port": %w`, err)
 	}
 	port, err = strconv.Atoi(ps)
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("port %q is not a number in 0..65535", ps)
+	switch {
+	case err != nil:
+		return "", 0, fmt.Errorf("port %q is not a number in 1..65535", ps)
+	case port < 0 || port > 65535:
+		return "", 0, fmt.Errorf("port %s is out of range: give a port in 1..65535", ps)
 	}
 	return host, port, nil
 }

@@ -26,6 +26,10 @@ func TestSignallingAddr(t *testing.T) {
 		{"127.0.0.1:5556", "", `want "tcp://host:port"`},
 		{"tcp://127.0.0.1", "", `want "tcp://host:port"`},
 		{"tcp://127.0.0.1:http", "", "not a number"},
+		{"tcp://127.0.0.1:0", "", `base address "tcp://127.0.0.1:0": port 0 is not a server's port: give the port the broker listens on (DMB's default base is 5556)`},
+		{"tcp://[::1]:0", "", "port 0 is not a server's port"},
+		{"tcp://127.0.0.1:65536", "", "port 65536 is out of range: give a port in 1..65535"},
+		{"tcp://127.0.0.1:-1", "", "out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.base, func(t *testing.T) {
@@ -47,6 +51,36 @@ func TestSignallingAddr(t *testing.T) {
 	}
 	if _, err := BaseAddr("tcp://127.0.0.1:1"); err == nil {
 		t.Error("BaseAddr of port 1 succeeded, want an error (no base port 0)")
+	}
+}
+
+func TestCheckSignallingAddr(t *testing.T) {
+	tests := []struct {
+		addr string
+		err  string // "" when valid
+	}{
+		{"tcp://127.0.0.1:5557", ""},
+		{"tcp://[::1]:1", ""},
+		{"tcp://localhost:65535", ""},
+		{"tcp://127.0.0.1:0", `signalling address "tcp://127.0.0.1:0": port 0 is not a server's port: give the port the broker's signalling socket listens on (DMB's default is 5557, the base 5556 + 1)`},
+		{"tcp://127.0.0.1:65536", "out of range: give a port in 1..65535"},
+		{"tcp://127.0.0.1:x", "not a number"},
+		{"127.0.0.1:5557", `want "tcp://host:port"`},
+		{"tcp://127.0.0.1", `want "tcp://host:port"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			err := CheckSignallingAddr(tt.addr)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("CheckSignallingAddr(%q) = %v, want nil", tt.addr, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("CheckSignallingAddr(%q) = %v, want an error with %q", tt.addr, err, tt.err)
+			}
+		})
 	}
 }
 

@@ -185,7 +185,7 @@ func (c *client) onEvent(ev transport.Event) {
 	e := c.e
 	switch ev.Kind {
 	case transport.Disconnected:
-		e.conn.disconnect(e.offset(ev.Time))
+		e.conn.disconnect(e.offset(ev.Time), ev.Err)
 		if c.isConn.CompareAndSwap(true, false) {
 			e.connected.Add(-1)
 		}
@@ -201,7 +201,7 @@ func (c *client) onEvent(ev transport.Event) {
 		if !c.dialed.Load() {
 			return // Dial's own error counts it
 		}
-		e.conn.failed.Add(1)
+		e.conn.fail(ev.Err)
 	}
 }
 
@@ -441,9 +441,11 @@ func (c *client) runOpen(w *work, join int64) {
 			scheduled += arr.remaining(time.Duration(w.end - w.start))
 			return
 		}
-		if c.send(w, it, false) != sendFailed {
-			sent++
-		}
+		// A send the transport refuses (no connection) still kept the schedule: the
+		// generator was on time, the server was not there. It counts as sent here, for
+		// the achieved ratio, and as a send error in the results.
+		c.send(w, it, false)
+		sent++
 	}
 }
 

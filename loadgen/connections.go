@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,10 +17,13 @@ type connTracker struct {
 	failed      atomic.Uint64
 	disconnects atomic.Uint64
 
-	mu          sync.Mutex
-	connectTime *hdrhistogram.Histogram
-	perInterval map[int64]uint64 // disconnects by interval index, until the closer takes them
-	last        error
+	mu           sync.Mutex
+	connectTime  *hdrhistogram.Histogram
+	perInterval  map[int64]uint64 // disconnects by interval index, until the closer takes them
+	last         error
+	lostBy       map[string]uint64 // disconnects by cause
+	failedBy     map[string]uint64 // failed connection attempts by cause
+	atEnd, ofEnd int               // connected clients when the stages ended, of the last stage's clients
 }
 
 // connected records a connection made by Dial in d.
@@ -33,11 +37,28 @@ func (t *connTracker) connected(d time.Duration) {
 	t.mu.Unlock()
 }
 
-// fail records a failed dial.
+// fail records a failed connection attempt: a dial, or a reconnection.
 func (t *connTracker) fail(err error) {
 	t.failed.Add(1)
 	t.mu.Lock()
 	t.last = err
+	t.failedBy = addCause(t.failedBy, err)
+	t.mu.Unlock()
+}
+
+func addCause(m map[string]uint64, err error) map[string]uint64 {
+	if m == nil {
+		m = make(map[string]uint64)
+	}
+	m[causeOf(err)]++
+	return m
+}
+
+// stagesEnded records how many of the last stage's clients were connected as the
+// stages ended.
+func (t *connTracker) stagesEnded(connected, clients int) {
+	t.mu.Lock()
+	t.atEnd, t.ofEnd = connected, clients
 	t.mu.Unlock()
 }
 
@@ -48,10 +69,11 @@ func (t *connTracker) lastErr() error {
 	return t.last
 }
 
-// disconnect records a lost connection at ns since the run's start.
-func (t *connTracker) disconnect(at int64) {
+// disconnect records a connection lost for err at ns since the run's start.
+func (t *connTracker) disconnect(at int64, err error) {
 	t.disconnects.Add(1)
 	t.mu.Lock()
+	t.lostBy = addCause(t.lostBy, err)
 	if t.perInterval == nil {
 		t.perInterval = make(map[int64]uint64)
 	}
@@ -76,16 +98,20 @@ func (t *connTracker) takeUpTo(k int64) uint64 {
 // stats returns the run's connection figures.
 func (t *connTracker) stats(disconnectsMax uint64) ConnectionStats {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	ct := t.connectTime
-	t.mu.Unlock()
 	if ct == nil {
 		ct = NewHistogram()
 	}
 	return ConnectionStats{
-		ConnectTime:    ct,
-		Connected:      t.connects.Load(),
-		ConnectFailed:  t.failed.Load(),
-		Disconnects:    t.disconnects.Load(),
-		DisconnectsMax: disconnectsMax,
+		ConnectTime:       ct,
+		Connected:         t.connects.Load(),
+		ConnectFailed:     t.failed.Load(),
+		Disconnects:       t.disconnects.Load(),
+		DisconnectsMax:    disconnectsMax,
+		DisconnectCauses:  maps.Clone(t.lostBy),
+		ConnectFailCauses: maps.Clone(t.failedBy),
+		ConnectedAtEnd:    t.atEnd,
+		ClientsAtEnd:      t.ofEnd,
 	}
 }

@@ -27,9 +27,16 @@ type Config struct {
 	Plan      Plan
 	Addr      string         // signalling address, "tcp://host:port"
 	Transport transport.Kind // default transport.Native
-	// Drain bounds how long Run waits for outstanding replies after the last stage or an
-	// interrupt; 0 means the longest request timeout.
+	// Drain bounds how long Run waits for outstanding replies after the last stage; 0
+	// means the longest request timeout.
 	Drain time.Duration
+	// InterruptDrain bounds the wait after an interrupt (ctx ended) instead: 0 means
+	// min(Drain, DefaultInterruptDrain), so that a stopped run ends soon whatever the
+	// request timeouts.
+	InterruptDrain time.Duration
+	// Abandon, if set, ends the drain at once when it is closed (a second Ctrl-C): the
+	// requests still outstanding are counted as Abandoned.
+	Abandon <-chan struct{}
 	// StallThreshold: an interval with requests outstanding and no reply for at least
 	// this long is a stall; 0 means 1 s.
 	StallThreshold time.Duration
@@ -75,10 +82,15 @@ type Progress struct {
 	Connected      int
 }
 
+// DefaultInterruptDrain is how long an interrupted run waits for outstanding replies
+// unless Config says otherwise.
+const DefaultInterruptDrain = 2 * time.Second
+
 // Result is what a run gathered. Stage results exclude the warm-up, which has its own.
 type Result struct {
 	Start, End  time.Time
 	Interrupted bool // stopped early by ctx (Ctrl-C, SIGTERM)
+	Drain       DrainStats
 	Warmup      *StageResult
 	Stages      []StageResult
 	Stalls      []Stall
@@ -86,15 +98,35 @@ type Result struct {
 	Generator   GeneratorStats
 }
 
+// DrainStats say how the wait for outstanding replies after the stages went.
+type DrainStats struct {
+	Limit       time.Duration // the longest it could wait
+	Waited      time.Duration // how long it waited
+	Outstanding int64         // requests outstanding when it began
+	Cut         bool          // ended early by Config.Abandon
+}
+
 // StageResult is one stage's figures, by the stage in which each request was sent.
 type StageResult struct {
 	Name       string
 	Start, End time.Time
-	Commands   []*CommandResult // in the order of the stage's mix
+	// Measured is the window the counts cover: requests intended in [Measured.Start,
+	// Measured.End) are this stage's. It starts where the warm-up ends, when the warm-up
+	// overlaps the stage, and ends at the stage's scheduled end (a stage bounded by
+	// duration) or when its last request was sent (one bounded by count, or an
+	// interrupted one). Rates divide by its length.
+	Measured Window
+	Commands []*CommandResult // in the order of the stage's mix
 	// Replies that could not be tied to a request of this run's stage.
 	Undecodable uint64 // frames that are not a signalling message
 	Unmatched   uint64 // an id this client never sent
 }
+
+// Window is a span of time [Start, End).
+type Window struct{ Start, End time.Time }
+
+// Duration returns the window's length, 0 when it is empty.
+func (w Window) Duration() time.Duration { return max(0, w.End.Sub(w.Start)) }
 
 // Counts are a command's outcomes. Every sent request with ack ends as exactly one of
 // OK, Exceptions, Unexpected, Timeouts or Abandoned.
@@ -125,6 +157,7 @@ type CommandResult struct {
 type Stall struct {
 	Start, End  time.Time
 	Outstanding int64 // requests outstanding, at most, during the stall
+	UntilEnd    bool  // still going when the run ended: the server fell silent
 }
 
 // ConnectionStats are the clients' connection figures for the whole run.
@@ -134,6 +167,19 @@ type ConnectionStats struct {
 	ConnectFailed  uint64
 	Disconnects    uint64
 	DisconnectsMax uint64 // the most disconnects in any one interval
+	// Why connections were lost, and why attempts to connect failed, by cause (the
+	// Cause constants); nil when none was.
+	DisconnectCauses  map[string]uint64
+	ConnectFailCauses map[string]uint64
+	// ConnectedAtEnd of ClientsAtEnd: the last stage's clients that had a connection
+	// when the stages ended (before the drain). None of them with a server that died.
+	ConnectedAtEnd, ClientsAtEnd int
+}
+
+// ServerLost reports whether the server was gone when the stages ended: clients had
+// connected, and none of the last stage's clients had a connection then.
+func (c *ConnectionStats) ServerLost() bool {
+	return c.Connected > 0 && c.ClientsAtEnd > 0 && c.ConnectedAtEnd == 0
 }
 
 // GeneratorStats is the generator watching itself: when Bound is true, the figures

@@ -81,9 +81,10 @@ import (
 // A stall is a time of at least cfg.StallThreshold with requests outstanding and no
 // message received; see stall.go. The generator watches its own CPU, the CPU it waited
 // for (other processes), GC pauses, send delay and achieved rate, and marks the result
-// generator-bound when they show it could not hold the schedule; see selfwatch.go. When ctx ends, sending stops, outstanding
-// replies are awaited for up to cfg.Drain and the rest counted as Abandoned, and the
-// Result is returned with Interrupted set and a nil error; Result.Stages then holds the
+// generator-bound when they show it could not hold the schedule; see selfwatch.go. When
+// ctx ends, sending stops, outstanding replies are awaited for up to cfg.InterruptDrain
+// (by default min(cfg.Drain, 2 s); closing cfg.Abandon ends the wait at once) and the rest
+// counted as Abandoned, and the Result is returned with Interrupted set and a nil error; Result.Stages then holds the
 // stages that started. Run returns an error when the plan is invalid, when no client
 // could connect at all, or when cfg.Intervals failed (in the last two cases with the
 // Result too).
@@ -140,7 +141,7 @@ type engine struct {
 	connected atomic.Int64
 
 	scheduled atomic.Int64 // open-loop requests the schedules asked for
-	openSent  atomic.Int64 // of which sent
+	openSent  atomic.Int64 // of which sent on time or attempted (a refused send counts)
 }
 
 // stageInfo is what Progress reports about the running stage.
@@ -325,14 +326,14 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 	stopAfter := context.AfterFunc(ctx, e.stop)
 	defer stopAfter()
 
-	var stageTimes [][2]int64
+	var stageTimes []stageSpan
 	var fatal error
 	for s := range e.plan.Stages {
 		if e.stopping.Load() {
 			break
 		}
-		start, end, err := e.runStage(ctx, s)
-		stageTimes = append(stageTimes, [2]int64{start, end})
+		span, err := e.runStage(ctx, s)
+		stageTimes = append(stageTimes, span)
 		if err != nil {
 			fatal = err
 			break
@@ -340,16 +341,9 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 	}
 	stagesEnd := e.now()
 	res.Interrupted = ctx.Err() != nil
+	e.noteConnectedAtEnd()
 
-	// Drain: wait for outstanding replies, for a bounded time.
-	drain := e.cfg.Drain
-	if drain <= 0 {
-		drain = e.longestTimeout() + 2*e.tick
-	}
-	deadline := e.now() + int64(drain)
-	for e.outstanding() > 0 && e.now() < deadline {
-		time.Sleep(5 * time.Millisecond)
-	}
+	res.Drain = e.drain(res.Interrupted)
 
 	// Close every connection; receivers count what is left as abandoned and exit.
 	e.clientsMu.Lock()
@@ -381,9 +375,68 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 		return res, e.noConnectionError()
 	}
 	if cl.sinkErr != nil {
-		return res, fmt.Errorf("loadgen: the interval sink failed, so the interval log stops at %s (the run went on and the Result is complete): %w", cl.sinkErrAt.Format(time.RFC3339), cl.sinkErr)
+		return res, &SinkError{At: cl.sinkErrAt, Err: cl.sinkErr}
 	}
 	return res, nil
+}
+
+// drain waits for outstanding replies, for a bounded time: Config.Drain (by default the
+// longest request timeout) after the last stage, Config.InterruptDrain after an
+// interrupt; Config.Abandon ends it at once.
+func (e *engine) drain(interrupted bool) DrainStats {
+	limit := e.cfg.Drain
+	if limit <= 0 {
+		limit = e.longestTimeout() + 2*e.tick
+	}
+	if interrupted {
+		if e.cfg.InterruptDrain > 0 {
+			limit = e.cfg.InterruptDrain
+		} else {
+			limit = min(limit, DefaultInterruptDrain)
+		}
+	}
+	d := DrainStats{Limit: limit, Outstanding: e.outstanding()}
+	start := e.now()
+	deadline := start + int64(limit)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for e.outstanding() > 0 && e.now() < deadline {
+		select {
+		case <-tick.C:
+		case <-e.cfg.Abandon:
+			d.Cut = true
+			d.Waited = time.Duration(e.now() - start)
+			return d
+		}
+	}
+	d.Waited = time.Duration(e.now() - start)
+	return d
+}
+
+// SinkError is returned by Run, with a complete Result, when Config.Intervals failed:
+// the run went on, but the intervals from At on were not delivered.
+type SinkError struct {
+	At  time.Time // the start of the first interval that failed
+	Err error
+}
+
+func (e *SinkError) Error() string {
+	return fmt.Sprintf("loadgen: the interval sink failed, so the interval log stops at %s (the run went on and the Result is complete): %v", e.At.Format(time.RFC3339), e.Err)
+}
+
+func (e *SinkError) Unwrap() error { return e.Err }
+
+// noteConnectedAtEnd records how many of the last stage's clients have a connection now.
+func (e *engine) noteConnectedAtEnd() {
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	up := 0
+	for _, c := range e.active {
+		if c != nil && c.isConn.Load() {
+			up++
+		}
+	}
+	e.conn.stagesEnded(up, len(e.active))
 }
 
 func (e *engine) noConnectionError() error {
@@ -404,8 +457,13 @@ func (e *engine) longestTimeout() time.Duration {
 	return t
 }
 
-// runStage runs stage s and returns its start and end (ns since the run's start). It
-// returns an error only when the run cannot go on at all.
+// stageSpan is when a stage ran, in ns since the run's start: from start to end, with
+// requests intended before sendEnd (the scheduled end of a stage bounded by duration,
+// else the end).
+type stageSpan struct{ start, end, sendEnd int64 }
+
+// runStage runs stage s and returns when it ran. It returns an error only when the run
+// cannot go on at all.
 //
 // New connections for the stage are dialled all at once (ConnectRate 0: the stage's clock
 // starts when every dial has had its first attempt) or paced at ConnectRate from the
@@ -413,7 +471,7 @@ func (e *engine) longestTimeout() time.Duration {
 // stage lasts, and a client that connects late joins the stage's schedule from then on.
 // A stage bounded by duration ends at its time; one bounded by count ends when every
 // first dial attempt is over and every client that joined has sent its share.
-func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err error) {
+func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error) {
 	st := &e.plan.Stages[s]
 	n := st.Clients
 
@@ -464,10 +522,10 @@ func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err err
 			cancel()
 			connWG.Wait()
 			now := e.now()
-			return now, now, e.noConnectionError()
+			return stageSpan{now, now, now}, e.noConnectionError()
 		}
 	}
-	start = e.now()
+	start := e.now()
 	if s == 0 {
 		e.warmStart.Store(start)
 	}
@@ -515,11 +573,15 @@ func (e *engine) runStage(ctx context.Context, s int) (start, end int64, err err
 	cancel() // stops dials still retrying
 	connWG.Wait()
 	sr.waitIdle()
-	end = e.now()
-	if st.Duration > 0 && !e.stopping.Load() {
-		end = max(end, stageEnd)
+	end := e.now()
+	sendEnd := end
+	if st.Duration > 0 {
+		sendEnd = min(end, stageEnd)
+		if !e.stopping.Load() {
+			end = max(end, stageEnd)
+		}
 	}
-	return start, end, nil
+	return stageSpan{start, end, sendEnd}, nil
 }
 
 // stageRun tracks a stage's senders and first dial attempts, so that the stage ends
@@ -768,9 +830,20 @@ func (e *engine) connect(ctx context.Context, p int, first func(), joined func(*
 }
 
 // assemble builds the stage results from the merged cumulative figures.
-func (e *engine) assemble(res *Result, cum []bucketRec, times [][2]int64, stagesEnd int64) {
-	result := func(name string, b int, order []uint8, start, end int64) StageResult {
-		sr := StageResult{Name: name, Start: e.at(start), End: e.at(end)}
+//
+// Each stage's Measured window leaves out the warm-up where it overlaps the stage, so
+// that its rates divide its counts by the time they cover.
+func (e *engine) assemble(res *Result, cum []bucketRec, times []stageSpan, stagesEnd int64) {
+	warmEnd := int64(math.MinInt64)
+	if len(times) > 0 && e.plan.Warmup > 0 {
+		warmEnd = times[0].start + int64(e.plan.Warmup)
+	}
+	result := func(name string, b int, order []uint8, start, end, sendEnd int64) StageResult {
+		mStart := min(max(start, warmEnd), sendEnd)
+		if b == 0 {
+			mStart = start
+		}
+		sr := StageResult{Name: name, Start: e.at(start), End: e.at(end), Measured: Window{e.at(mStart), e.at(sendEnd)}}
 		if b < len(cum) {
 			sr.Undecodable, sr.Unmatched = cum[b].undecodable, cum[b].unmatched
 		}
@@ -790,7 +863,7 @@ func (e *engine) assemble(res *Result, cum []bucketRec, times [][2]int64, stages
 		return sr
 	}
 	for s, t := range times {
-		res.Stages = append(res.Stages, result(e.plan.Stages[s].Name, s+1, e.stageCmds[s], t[0], t[1]))
+		res.Stages = append(res.Stages, result(e.plan.Stages[s].Name, s+1, e.stageCmds[s], t.start, t.end, t.sendEnd))
 	}
 	if e.plan.Warmup > 0 && len(times) > 0 {
 		var order []uint8
@@ -799,8 +872,9 @@ func (e *engine) assemble(res *Result, cum []bucketRec, times [][2]int64, stages
 				order = append(order, uint8(i))
 			}
 		}
-		ws := times[0][0]
-		wr := result("warm-up", 0, order, ws, min(ws+int64(e.plan.Warmup), stagesEnd))
+		ws := times[0].start
+		we := min(warmEnd, stagesEnd)
+		wr := result("warm-up", 0, order, ws, we, we)
 		res.Warmup = &wr
 	}
 }

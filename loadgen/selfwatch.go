@@ -13,7 +13,9 @@ import (
 // reasons in plain words. The limits:
 const (
 	// BoundAchievedRatio: an open loop that sent less than this share of the requests its
-	// schedule asked for could not keep up.
+	// schedule asked for could not keep up. Sends the transport refused for want of a
+	// connection count as sent: the generator was on time and the server was gone, which
+	// the connection figures report.
 	BoundAchievedRatio = 0.95
 	// BoundCPU: a process that used at least this share of its GOMAXPROCS cores over the
 	// run had no CPU to spare (an embedded broker counts: it shares the process).

@@ -116,12 +116,16 @@ func (m *stallMonitor) endStall(end int64) {
 // result returns the stalls found, closing one still in progress at end. Call it after
 // run has returned.
 func (m *stallMonitor) result(end int64) []Stall {
-	if m.inStall {
+	ongoing := m.inStall
+	if ongoing {
 		m.endStall(end)
 	}
 	var out []Stall
 	for _, s := range m.stalls {
 		out = append(out, Stall{Start: m.e.at(s.start), End: m.e.at(s.end), Outstanding: s.outstanding})
+	}
+	if ongoing && len(out) > 0 {
+		out[len(out)-1].UntilEnd = true
 	}
 	return out
 }

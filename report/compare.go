@@ -6,107 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/perf/benchmath"
 )
-
-// # Result sets
-
-// ReadSet reads a result set: the runs of each path in order. A path is a run's folder
-// (holding result.json), a result.json itself, or a set folder: a folder whose
-// sub-folders are run folders, as `dmbench run --repeat N` writes them
-// (<out>/<set>/<run folders>). A set folder's runs are read in name order, which is
-// start-time order for dmbench's folder names; its hidden folders (runs still being
-// written, or left by a crash) and sub-folders without result.json are passed over. The
-// same run given twice is an error, since it would weigh twice in the statistics.
-func ReadSet(paths ...string) ([]*Result, error) {
-	if len(paths) == 0 {
-		return nil, errors.New("reading a result set: no folders given: give run folders, or folders of run folders")
-	}
-	var (
-		out  []*Result
-		seen = map[string]string{}
-	)
-	add := func(arg, path string) error {
-		key, err := filepath.Abs(path)
-		if err != nil {
-			key = filepath.Clean(path)
-		}
-		if filepath.Base(key) == ResultFile {
-			key = filepath.Dir(key)
-		}
-		if prev, dup := seen[key]; dup {
-			return fmt.Errorf("reading a result set: run %s is given twice (as %s and %s): give each run once", path, prev, arg)
-		}
-		seen[key] = arg
-		r, err := Read(path)
-		if err != nil {
-			return err
-		}
-		out = append(out, r)
-		return nil
-	}
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("reading a result set: %s does not exist: give a run folder (as printed after a run) or a folder of run folders", p)
-			}
-			return nil, fmt.Errorf("reading a result set: %w", err)
-		}
-		if !fi.IsDir() {
-			if err := add(p, p); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(p, ResultFile)); err == nil {
-			if err := add(p, p); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		runs, err := runFolders(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, dir := range runs {
-			if err := add(p, dir); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
-// runFolders returns the run folders directly inside a set folder, in name order.
-func runFolders(set string) ([]string, error) {
-	entries, err := os.ReadDir(set) // sorted by name
-	if err != nil {
-		return nil, fmt.Errorf("reading a result set: %w", err)
-	}
-	var runs []string
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		dir := filepath.Join(set, e.Name())
-		if _, err := os.Stat(filepath.Join(dir, ResultFile)); err == nil {
-			runs = append(runs, dir)
-		}
-	}
-	if len(runs) == 0 {
-		return nil, fmt.Errorf("reading a result set: %s holds no %s and no run folders (sub-folders with %s): give a run folder or a folder of run folders", set, ResultFile, ResultFile)
-	}
-	return runs, nil
-}
 
 // # Comparing two sets
 
@@ -211,10 +117,16 @@ func (s Stats) RangeString() string {
 // no change can be, and the rows carry benchmath's warning saying so (5 or more runs a
 // side are needed for a 95% interval of the median, 6 for a finite one).
 //
-// A figure present on one side only gets a row with the other side empty.
+// A figure present on one side only gets a row with the other side empty. Runs written
+// with different schema versions (Meta.SchemaVersion), on one side or across the two,
+// are refused: a field's meaning changes between versions (see CompareSets, which names
+// such runs by their folders).
 func Compare(old, new []*Result, opts CompareOptions) (*Comparison, error) {
 	if len(old) == 0 || len(new) == 0 {
 		return nil, fmt.Errorf("comparing: the old side has %d runs and the new side %d: each needs at least one (5 or more for a significant difference)", len(old), len(new))
+	}
+	if err := checkSchemaVersions(old, new, nil, nil); err != nil {
+		return nil, err
 	}
 	if opts.Alpha == 0 {
 		opts.Alpha = benchmath.DefaultThresholds.CompareAlpha

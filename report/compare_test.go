@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -44,7 +45,7 @@ func synthRun(meta Meta, start time.Time, stages ...synthStage) *Result {
 	r.Meta.SchemaVersion = SchemaVersion
 	r.Meta.Start, r.Meta.End = start, start.Add(10*time.Second)
 	for _, s := range stages {
-		sr := StageResult{Name: s.name, DurationUS: 10_000_000}
+		sr := StageResult{Name: s.name, DurationUS: 10_000_000, MeasuredStart: start, MeasuredUS: 10_000_000}
 		for _, c := range s.cmds {
 			sent := c.f.sent
 			if sent == 0 {
@@ -509,7 +510,7 @@ func TestReadSet(t *testing.T) {
 		{"set and run", []string{set, single}, []float64{0, 1, 2, 9}, ""},
 		{"nothing", nil, nil, "no folders given"},
 		{"missing", []string{filepath.Join(root, "nope")}, nil, "does not exist"},
-		{"no runs", []string{empty}, nil, "holds no result.json and no run folders"},
+		{"no runs", []string{empty}, nil, "holds no result.json, no run folders (sub-folders with result.json) and no result set"},
 		{"a run twice", []string{set, runs[1]}, nil, "is given twice"},
 		{"result.json and its folder", []string{single, filepath.Join(single, ResultFile)}, nil, "is given twice"},
 	}
@@ -616,3 +617,164 @@ func TestCompareRealRuns(t *testing.T) {
 
 // micros formats microseconds for test messages.
 func micros(us float64) string { return Microseconds.Format(us) }
+
+// TestLoadSetFolders checks what LoadSet makes of a folder that is no run and no set: the
+// one set inside it is read in its place (as `run --repeat N -o DIR` leaves DIR), while
+// several sets, or runs beside a set, are refused with a list of what is there.
+func TestLoadSetFolders(t *testing.T) {
+	run := func(i int) *Result {
+		return synthRun(synthMeta(), t0.Add(time.Duration(i)*time.Minute), one("steady", "HARTBEAT", fig{tput: float64(i), p50: 100}))
+	}
+	// set writes a set of n runs into dir/name and returns its folder.
+	set := func(t *testing.T, dir, name string, n int) string {
+		s := filepath.Join(dir, name)
+		for i := 0; i < n; i++ {
+			writeRun(t, s, run(i))
+		}
+		return s
+	}
+	mkdir := func(t *testing.T, dir string) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name      string
+		layout    func(t *testing.T, out string) (wantSet string) // writes out's contents
+		wantRuns  int
+		wantErr   []string
+		wantNoErr string // a folder the error must not name
+	}{
+		{name: "one set", wantRuns: 2, layout: func(t *testing.T, out string) string {
+			return set(t, out, "20261201T100000Z-pipeline-x2", 2)
+		}},
+		{name: "one set beside folders that are neither", wantRuns: 3, layout: func(t *testing.T, out string) string {
+			mkdir(t, filepath.Join(out, "notes", "drafts"))
+			writeRun(t, filepath.Join(out, ".20261201T090000Z-pipeline-x2"), run(9)) // hidden: a set being written
+			return set(t, out, "20261201T100000Z-pipeline-x3", 3)
+		}},
+		{name: "several sets", layout: func(t *testing.T, out string) string {
+			set(t, out, "20261201T100000Z-pipeline-x2", 2)
+			set(t, out, "20261202T100000Z-pipeline-x3", 3)
+			return ""
+		}, wantErr: []string{"holds 2 result sets: 20261201T100000Z-pipeline-x2 (2 runs), 20261202T100000Z-pipeline-x3 (3 runs): name the one to read, e.g. ", "20261201T100000Z-pipeline-x2"}},
+		{name: "runs beside a set", layout: func(t *testing.T, out string) string {
+			writeRun(t, out, run(0))
+			set(t, out, "zz-set", 2)
+			return ""
+		}, wantErr: []string{"holds both run folders and result sets", "1 run folder 20260102T030405", "1 result set zz-set (2 runs)", "name one set (e.g. "}},
+		{name: "many sets are listed in part", layout: func(t *testing.T, out string) string {
+			for i := 0; i < 10; i++ {
+				set(t, out, fmt.Sprintf("set-%02d", i), 1)
+			}
+			return ""
+		}, wantErr: []string{"holds 10 result sets: set-00 (1 run),", "set-07 (1 run) and 2 more"}, wantNoErr: "set-09"},
+		{name: "nothing", layout: func(t *testing.T, out string) string {
+			mkdir(t, filepath.Join(out, "a", "b"))
+			return ""
+		}, wantErr: []string{"holds no result.json, no run folders", "and no result set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			mkdir(t, out)
+			wantSet := tt.layout(t, out)
+			got, err := LoadSet(out)
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("LoadSet read %d runs, want an error", len(got.Runs))
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error lacks %q:\n%v", w, err)
+					}
+				}
+				if tt.wantNoErr != "" && strings.Contains(err.Error(), tt.wantNoErr) {
+					t.Errorf("error names %q:\n%v", tt.wantNoErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []FoundSet{{Arg: out, Dir: wantSet, Runs: tt.wantRuns}}
+			if len(got.Runs) != tt.wantRuns || len(got.Dirs) != tt.wantRuns || !slices.Equal(got.Found, want) {
+				t.Fatalf("%d runs from %v, found %+v; want %d runs, found %+v", len(got.Runs), got.Dirs, got.Found, tt.wantRuns, want)
+			}
+			for _, d := range got.Dirs {
+				if filepath.Dir(d) != wantSet {
+					t.Errorf("run %s is not in the set %s", d, wantSet)
+				}
+			}
+			// The set folder itself reads the same runs, with nothing found.
+			direct, err := LoadSet(wantSet)
+			if err != nil || len(direct.Runs) != tt.wantRuns || len(direct.Found) != 0 {
+				t.Errorf("LoadSet(the set) = %+v, %v", direct, err)
+			}
+		})
+	}
+}
+
+// TestCompareSchemaVersions checks that runs written with different schema versions,
+// across the sides or within one, are refused with the runs of each version named and
+// the side to run again, whatever SchemaVersion is.
+func TestCompareSchemaVersions(t *testing.T) {
+	const cur = SchemaVersion
+	runs := func(versions ...int) []*Result {
+		var out []*Result
+		for i, v := range versions {
+			r := synthRun(synthMeta(), t0.Add(time.Duration(i)*time.Minute), one("steady", "HARTBEAT", fig{tput: 100, p50: 100}))
+			r.Meta.SchemaVersion = v
+			out = append(out, r)
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		old, new []int
+		wantErr  []string // nil: compared
+	}{
+		{name: "same version", old: []int{cur, cur}, new: []int{cur, cur}},
+		{name: "old side older", old: []int{cur - 1, cur - 1}, new: []int{cur, cur},
+			wantErr: []string{fmt.Sprintf("schema %d: old run 1 (started 2026-01-02T03:04:05Z on bench-1), old run 2", cur-1), fmt.Sprintf("schema %d: new run 1", cur), "re-run the old side with this dmbench"}},
+		{name: "new side older", old: []int{cur}, new: []int{cur - 1},
+			wantErr: []string{fmt.Sprintf("schema %d: new run 1", cur-1), "re-run the new side with this dmbench"}},
+		{name: "within the old side", old: []int{cur, cur - 1, cur}, new: []int{cur},
+			wantErr: []string{fmt.Sprintf("schema %d: old run 2 ", cur-1), fmt.Sprintf("schema %d: old run 1 (", cur), "re-run the old side"}},
+		{name: "older on both sides", old: []int{cur, cur - 1}, new: []int{cur - 1, cur},
+			wantErr: []string{fmt.Sprintf("re-run the runs of schema below %d on both sides", cur)}},
+		{name: "neither is this dmbench's", old: []int{cur + 1}, new: []int{cur + 2},
+			wantErr: []string{fmt.Sprintf("changed meaning between schema %d and schema %d", cur+1, cur+2), "re-run both sides"}},
+		{name: "the window change", old: []int{1}, new: []int{2},
+			wantErr: []string{"throughput and sent rates were computed over different windows before schema 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Compare(runs(tt.old...), runs(tt.new...), CompareOptions{})
+			if tt.wantErr == nil {
+				if err != nil || len(c.Rows) == 0 {
+					t.Fatalf("Compare = %d rows, %v; want a comparison", len(c.Rows), err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Compare compared runs of different schema versions")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+
+	// CompareSets names the runs by their folders.
+	old := &Set{Runs: runs(cur - 1), Dirs: []string{"a/set/run-1"}}
+	new := &Set{Runs: runs(cur), Dirs: []string{"b/set/run-1"}}
+	_, err := CompareSets(old, new, CompareOptions{})
+	for _, w := range []string{fmt.Sprintf("schema %d: old a/set/run-1\n", cur-1), fmt.Sprintf("schema %d: new b/set/run-1\n", cur)} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("CompareSets error %v, want one with %q", err, w)
+		}
+	}
+}

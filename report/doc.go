@@ -3,7 +3,10 @@
 // # A run on disk
 //
 // A run is written by a Writer into a hidden temporary folder beside its final place and
-// renamed into place by Finish, so a folder named <UTC time>-<scenario> is always complete:
+// renamed into place by Finish once result.json is written, so a folder named
+// <UTC time>-<scenario> always holds its result.json (when a later file fails, Finish still
+// moves the folder and says what is missing; when result.json itself fails, the temporary
+// folder is kept with the interval logs and named in the error):
 //
 //	<out>/20260102T030405Z-keepalive-storm/
 //	    result.json             the Result: metadata, per stage and command counts,
@@ -16,7 +19,9 @@
 // # result.json
 //
 // The document is a Result marshalled as indented JSON, with snake_case field names. Its
-// layout is versioned by meta.schema_version (SchemaVersion); Read refuses a newer one.
+// layout is versioned by meta.schema_version (SchemaVersion); Read refuses a newer one,
+// and Compare refuses to mix versions. Since version 2 a stage's rates divide its counts
+// by its measured window (measured_us: the stage less the warm-up that overlaps it).
 // Units are in the field names: durations and latencies are integer microseconds in fields
 // ending in _us, rates are per second in fields ending in _per_s, CPU time is in
 // cpu_seconds, and times of day are RFC 3339 in UTC. Every histogram is kept whole, in
@@ -36,7 +41,8 @@
 //
 // # Comparing and checking
 //
-// ReadSet reads result sets (folders of run folders, as run --repeat writes them); Compare
+// LoadSet (and ReadSet) read result sets (folders of run folders, as run --repeat writes
+// them, or a folder that holds one such set); Compare
 // compares two sets metric by metric with golang.org/x/perf/benchmath (median, confidence
 // interval, Mann-Whitney U), and FailOn turns a comparison into a CI gate. Threshold checks
 // one run against objectives. Metrics lists what both can name, the server's service time

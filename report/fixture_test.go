@@ -58,6 +58,7 @@ func fullRun() *loadgen.Result {
 		Interrupted: true,
 		Warmup: &loadgen.StageResult{
 			Name: "warm-up", Start: t0, End: t0.Add(5 * time.Second),
+			Measured: loadgen.Window{Start: t0, End: t0.Add(5 * time.Second)},
 			Commands: []*loadgen.CommandResult{{
 				Command:     protocol.Heartbeat,
 				Counts:      loadgen.Counts{Sent: 4000, OK: 3990, Timeouts: 10},
@@ -68,7 +69,9 @@ func fullRun() *loadgen.Result {
 		},
 		Stages: []loadgen.StageResult{
 			{
-				Name: "steady", Start: t0.Add(5 * time.Second), End: t0.Add(35 * time.Second),
+				// The warm-up is the first 5 s of the first stage, as loadgen carves it.
+				Name: "steady", Start: t0, End: t0.Add(35 * time.Second),
+				Measured: loadgen.Window{Start: t0.Add(5 * time.Second), End: t0.Add(35 * time.Second)},
 				Commands: []*loadgen.CommandResult{
 					{
 						Command:     protocol.Heartbeat,
@@ -90,6 +93,7 @@ func fullRun() *loadgen.Result {
 			},
 			{
 				Name: "ramp", Start: t0.Add(35 * time.Second), End: t0.Add(55 * time.Second),
+				Measured: loadgen.Window{Start: t0.Add(35 * time.Second), End: t0.Add(55 * time.Second)},
 				Commands: []*loadgen.CommandResult{
 					{
 						Command:     protocol.GroupDiscard,
@@ -114,7 +118,11 @@ func fullRun() *loadgen.Result {
 		},
 		Connections: loadgen.ConnectionStats{
 			ConnectTime: spread(9, 150, 2000), Connected: 9, ConnectFailed: 1, Disconnects: 2, DisconnectsMax: 1,
+			DisconnectCauses:  map[string]uint64{loadgen.CauseReset: 1, loadgen.CauseClosed: 1},
+			ConnectFailCauses: map[string]uint64{loadgen.CauseRefused: 1},
+			ClientsAtEnd:      8, ConnectedAtEnd: 7,
 		},
+		Drain: loadgen.DrainStats{Limit: 2 * time.Second, Waited: 2 * time.Second, Outstanding: 3},
 		Generator: loadgen.GeneratorStats{
 			Bound:         true,
 			Reasons:       []string{"send delay p99 was 81ms against a 1ms schedule", "CPU was saturated (1.98 of 2 cores)"},
@@ -163,6 +171,7 @@ func minimalRun() *loadgen.Result {
 		End:   t0.Add(10 * time.Second),
 		Stages: []loadgen.StageResult{{
 			Name: "main", Start: t0, End: t0.Add(10 * time.Second),
+			Measured: loadgen.Window{Start: t0, End: t0.Add(10 * time.Second)},
 			Commands: []*loadgen.CommandResult{{
 				Command:     protocol.Heartbeat,
 				Counts:      loadgen.Counts{Sent: 1000, OK: 1000},

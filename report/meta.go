@@ -14,7 +14,11 @@ import (
 
 // SchemaVersion is the version of result.json's layout. It rises when a field changes its
 // meaning or goes away; adding a field does not raise it.
-const SchemaVersion = 1
+//
+// Version 2: a stage's rates (throughput_per_s, sent_per_s) divide by its measured window
+// (measured_us, warm-up excluded); version 1 divided by the whole stage, warm-up included,
+// so its rates were short by the warm-up's share.
+const SchemaVersion = 2
 
 // Version and Commit, when set, override the tool version and git revision that ReadBuild
 // takes from the binary's build information. Set them at link time:
@@ -163,7 +167,7 @@ func ParseLabels(args []string) (map[string]string, error) {
 }
 
 // sortedKeys returns m's keys in order.
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -25,6 +25,7 @@ type Result struct {
 	Warmup      *StageResult  `json:"warmup,omitempty"` // recorded apart, excluded from Stages
 	Stages      []StageResult `json:"stages"`
 	Stalls      []Stall       `json:"stalls"`
+	Drain       Drain         `json:"drain"`
 	Connections Connections   `json:"connections"`
 	Generator   Generator     `json:"generator"`
 	// ServerView is the server's own view beside the client's (SetServerView); absent
@@ -37,11 +38,17 @@ type Result struct {
 
 // StageResult is one stage's figures, by the stage in which each request was sent.
 type StageResult struct {
-	Name       string          `json:"name"`
-	Start      time.Time       `json:"start"`
-	End        time.Time       `json:"end"`
-	DurationUS int64           `json:"duration_us"`
-	Commands   []CommandResult `json:"commands"`
+	Name       string    `json:"name"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	DurationUS int64     `json:"duration_us"`
+	// The measured window: the requests counted here were intended in [MeasuredStart,
+	// MeasuredStart + MeasuredUS). It leaves out the warm-up where the warm-up overlaps the
+	// stage, and ends at the stage's scheduled end (or its last send when bounded by count
+	// or interrupted). Every rate of the stage divides by it.
+	MeasuredStart time.Time       `json:"measured_start"`
+	MeasuredUS    int64           `json:"measured_us"`
+	Commands      []CommandResult `json:"commands"`
 	// Replies that could not be tied to a request of the stage.
 	Undecodable uint64 `json:"undecodable"` // frames that are not a signalling message
 	Unmatched   uint64 `json:"unmatched"`   // an id no client sent
@@ -50,12 +57,15 @@ type StageResult struct {
 // Duration returns the stage's length.
 func (s *StageResult) Duration() time.Duration { return time.Duration(s.DurationUS) * time.Microsecond }
 
+// Measured returns the length of the window the stage's counts cover (warm-up excluded).
+func (s *StageResult) Measured() time.Duration { return time.Duration(s.MeasuredUS) * time.Microsecond }
+
 // CommandResult is one command's figures within a stage.
 type CommandResult struct {
 	Command        string  `json:"command"`
 	Counts         Counts  `json:"counts"`
-	ThroughputPerS float64 `json:"throughput_per_s"` // OK replies per second of the stage's duration
-	SentPerS       float64 `json:"sent_per_s"`       // requests sent per second of the stage's duration
+	ThroughputPerS float64 `json:"throughput_per_s"` // OK replies per second of the stage's measured window
+	SentPerS       float64 `json:"sent_per_s"`       // requests sent per second of the stage's measured window
 	Corrected      Latency `json:"corrected"`        // reply − intended send; timeouts at their deadline
 	Uncorrected    Latency `json:"uncorrected"`      // reply − actual send
 	SendDelay      Latency `json:"send_delay"`       // actual − intended send
@@ -160,7 +170,16 @@ type Stall struct {
 	End         time.Time `json:"end"`
 	OffsetUS    int64     `json:"offset_us"` // Start − the run's start
 	DurationUS  int64     `json:"duration_us"`
-	Outstanding int64     `json:"outstanding"` // requests outstanding, at most, during the stall
+	Outstanding int64     `json:"outstanding"`         // requests outstanding, at most, during the stall
+	UntilEnd    bool      `json:"until_end,omitempty"` // still going when the run ended: the server fell silent
+}
+
+// Drain is the wait for outstanding replies after the stages (or after an interrupt).
+type Drain struct {
+	LimitUS     int64 `json:"limit_us"`      // the longest the run would wait
+	WaitedUS    int64 `json:"waited_us"`     // how long it waited
+	Outstanding int64 `json:"outstanding"`   // requests outstanding when it began
+	Cut         bool  `json:"cut,omitempty"` // ended at once by a second interrupt
 }
 
 // Connections are the clients' connection figures for the whole run.
@@ -170,6 +189,15 @@ type Connections struct {
 	Disconnects    uint64  `json:"disconnects"`
 	DisconnectsMax uint64  `json:"disconnects_max"` // the most in any one interval
 	ConnectTime    Latency `json:"connect_time"`    // TCP connect plus handshake
+	// Why connections were lost and why attempts failed, by cause (loadgen's Cause
+	// constants, e.g. "reset by the server", "refused").
+	DisconnectCauses  map[string]uint64 `json:"disconnect_causes,omitempty"`
+	ConnectFailCauses map[string]uint64 `json:"connect_fail_causes,omitempty"`
+	// The last stage's clients, and how many of them had a connection as the stages
+	// ended; ServerLost when none had (the server died or closed every connection).
+	ClientsAtEnd   int  `json:"clients_at_end"`
+	ConnectedAtEnd int  `json:"connected_at_end"`
+	ServerLost     bool `json:"server_lost,omitempty"`
 }
 
 // Generator is the generator watching itself. When Bound is true the figures measure
@@ -222,7 +250,14 @@ func FromLoadgen(meta Meta, lr *loadgen.Result) *Result {
 			OffsetUS:    us(s.Start.Sub(lr.Start)),
 			DurationUS:  us(s.End.Sub(s.Start)),
 			Outstanding: s.Outstanding,
+			UntilEnd:    s.UntilEnd,
 		})
+	}
+	r.Drain = Drain{
+		LimitUS:     us(lr.Drain.Limit),
+		WaitedUS:    us(lr.Drain.Waited),
+		Outstanding: lr.Drain.Outstanding,
+		Cut:         lr.Drain.Cut,
 	}
 	c := lr.Connections
 	r.Connections = Connections{
@@ -231,6 +266,12 @@ func FromLoadgen(meta Meta, lr *loadgen.Result) *Result {
 		Disconnects:    c.Disconnects,
 		DisconnectsMax: c.DisconnectsMax,
 		ConnectTime:    latency("connect time", c.ConnectTime),
+
+		DisconnectCauses:  c.DisconnectCauses,
+		ConnectFailCauses: c.ConnectFailCauses,
+		ClientsAtEnd:      c.ClientsAtEnd,
+		ConnectedAtEnd:    c.ConnectedAtEnd,
+		ServerLost:        c.ServerLost(),
 	}
 	g := lr.Generator
 	r.Generator = Generator{
@@ -250,15 +291,17 @@ func FromLoadgen(meta Meta, lr *loadgen.Result) *Result {
 }
 
 func stageFrom(s *loadgen.StageResult, where string, latency func(string, *hdrhistogram.Histogram) Latency) StageResult {
-	d := s.End.Sub(s.Start)
+	window := s.Measured.Duration()
 	out := StageResult{
-		Name:        s.Name,
-		Start:       s.Start.UTC(),
-		End:         s.End.UTC(),
-		DurationUS:  us(d),
-		Undecodable: s.Undecodable,
-		Unmatched:   s.Unmatched,
-		Commands:    make([]CommandResult, 0, len(s.Commands)),
+		Name:          s.Name,
+		Start:         s.Start.UTC(),
+		End:           s.End.UTC(),
+		DurationUS:    us(s.End.Sub(s.Start)),
+		MeasuredStart: s.Measured.Start.UTC(),
+		MeasuredUS:    us(window),
+		Undecodable:   s.Undecodable,
+		Unmatched:     s.Unmatched,
+		Commands:      make([]CommandResult, 0, len(s.Commands)),
 	}
 	for _, c := range s.Commands {
 		if c == nil {
@@ -273,7 +316,7 @@ func stageFrom(s *loadgen.StageResult, where string, latency func(string, *hdrhi
 			Uncorrected: latency(at+" uncorrected", c.Uncorrected),
 			SendDelay:   latency(at+" send delay", c.SendDelay),
 		}
-		if secs := d.Seconds(); secs > 0 {
+		if secs := window.Seconds(); secs > 0 {
 			cr.ThroughputPerS = float64(c.OK) / secs
 			cr.SentPerS = float64(c.Sent) / secs
 		}

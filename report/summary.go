@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,6 +47,7 @@ func Summary(w io.Writer, r *Result, opts SummaryOptions) error {
 	}
 	printServerView(ew, r)
 	printStalls(ew, r.Stalls)
+	printDrain(ew, &r.Drain)
 	printConnections(ew, &r.Connections)
 	if len(r.Stages) > 0 || r.Warmup != nil {
 		printGenerator(ew, r)
@@ -119,7 +122,14 @@ func printStage(ew *errWriter, s *StageResult, title string, runStart time.Time)
 	if !runStart.IsZero() && !s.Start.IsZero() {
 		at = " from +" + fmtDuration(s.Start.Sub(runStart))
 	}
-	ew.printf("\n%s: %s%s\n", title, fmtDuration(s.Duration()), at)
+	measured := ""
+	if d := s.Duration() - s.Measured(); s.MeasuredUS > 0 && (d > time.Millisecond || d < -time.Millisecond) {
+		measured = ", rates over the " + fmtDuration(s.Measured()) + " measured"
+		if w := s.MeasuredStart.Sub(s.Start); w > time.Millisecond {
+			measured += " after " + fmtDuration(w) + " of warm-up"
+		}
+	}
+	ew.printf("\n%s: %s%s%s\n", title, fmtDuration(s.Duration()), at, measured)
 	if len(s.Commands) == 0 {
 		ew.printf("  no requests\n")
 	}
@@ -189,6 +199,22 @@ func printStalls(ew *errWriter, stalls []Stall) {
 	for _, s := range stalls {
 		ew.printf("  at +%s for %s, %d outstanding\n", fmtMicros(s.OffsetUS), fmtMicros(s.DurationUS), s.Outstanding)
 	}
+	if last := stalls[len(stalls)-1]; last.UntilEnd {
+		ew.printf("SERVER SILENT: no reply at all for the last %s of the run with %d requests outstanding: the server stopped answering (it is stuck, or it drops what it receives)\n",
+			fmtMicros(last.DurationUS), last.Outstanding)
+	}
+}
+
+func printDrain(ew *errWriter, d *Drain) {
+	if d.Outstanding == 0 {
+		return
+	}
+	how := ""
+	if d.Cut {
+		how = ", cut short by a second interrupt"
+	}
+	ew.printf("drain: waited %s of at most %s for %d outstanding replies%s; what was still outstanding then is counted as abandoned\n",
+		fmtMicros(d.WaitedUS), fmtMicros(d.LimitUS), d.Outstanding, how)
 }
 
 func printConnections(ew *errWriter, c *Connections) {
@@ -197,6 +223,29 @@ func printConnections(ew *errWriter, c *Connections) {
 		ew.printf("; connect time p50 %s, p99 %s, max %s", fmtMicros(l.P50US), fmtMicros(l.P99US), fmtMicros(l.MaxUS))
 	}
 	ew.printf("\n")
+	if len(c.DisconnectCauses) > 0 {
+		ew.printf("  lost: %s\n", fmtCauses(c.DisconnectCauses))
+	}
+	if len(c.ConnectFailCauses) > 0 {
+		ew.printf("  failed to connect: %s\n", fmtCauses(c.ConnectFailCauses))
+	}
+	if c.ClientsAtEnd > 0 && c.ConnectedAtEnd < c.ClientsAtEnd {
+		ew.printf("  %d of %d clients had no connection when the stages ended\n", c.ClientsAtEnd-c.ConnectedAtEnd, c.ClientsAtEnd)
+	}
+	if c.ServerLost {
+		ew.printf("SERVER LOST: no client had a connection to the server when the stages ended; the errors and timeouts above are the server's absence, not the generator's\n")
+	}
+}
+
+// fmtCauses prints counts by cause, most frequent first: "reset by the server 8, refused 3".
+func fmtCauses(m map[string]uint64) string {
+	keys := sortedKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", printable(k), m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printGenerator(ew *errWriter, r *Result) {
@@ -342,4 +391,11 @@ func (e *errWriter) Write(p []byte) (int, error) {
 
 func (e *errWriter) printf(format string, args ...any) {
 	fmt.Fprintf(e, format, args...)
+}
+
+// printable returns s with control characters and invalid UTF-8 escaped as Go escapes
+// them, so that text read from a file cannot drive the terminal.
+func printable(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

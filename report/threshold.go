@@ -308,7 +308,7 @@ func (o Op) holds(v, limit float64) bool {
 //
 //   - no stage selector: each command over the whole run, stages merged and warm-up
 //     excluded: latencies from the merged histogram, errors from the summed counts,
-//     throughput as OK replies over the summed stage durations;
+//     throughput as OK replies over the summed measured windows (warm-up excluded);
 //   - {stage=NAME}: each command within the stage(s) of that name;
 //   - {stage=*}: each command within each stage separately.
 //
@@ -572,7 +572,7 @@ func CheckThresholds(r *Result, ts []Threshold) []Violation {
 
 // WholeRun returns cmd's figures over all stages (warm-up excluded): counts summed,
 // corrected latency from the merged histograms, throughput and send rate over the summed
-// stage durations. The uncorrected and send-delay figures are left empty. A command the
+// measured windows of the stages. The uncorrected and send-delay figures are left empty. A command the
 // result does not hold gives zero figures.
 func (r *Result) WholeRun(cmd string) (CommandResult, error) {
 	var (
@@ -581,7 +581,7 @@ func (r *Result) WholeRun(cmd string) (CommandResult, error) {
 		total time.Duration
 	)
 	for si := range r.Stages {
-		total += r.Stages[si].Duration()
+		total += r.Stages[si].Measured()
 		for ci := range r.Stages[si].Commands {
 			if c := &r.Stages[si].Commands[ci]; c.Command == cmd {
 				only = c

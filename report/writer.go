@@ -47,10 +47,19 @@ type Writer struct {
 	outDir, name, tmp string
 	created           time.Time
 
-	mu     sync.Mutex
-	baseMs int64 // whole second of the first interval's start, in ms since the epoch
-	logs   map[string]*hlogFile
-	done   bool // Finish succeeded or Abort ran
+	mu          sync.Mutex
+	baseMs      int64 // whole second of the first interval's start, in ms since the epoch
+	logs        map[string]*hlogFile
+	intervalErr error // the first interval that could not be written
+	done        bool  // Finish succeeded or Abort ran
+
+	// create makes a new file in the run's folder; tests replace it to fail writes.
+	create func(path string) (*os.File, error)
+}
+
+// createFile makes a new file for writing, failing if it exists.
+func createFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 }
 
 var _ loadgen.IntervalSink = (*Writer)(nil)
@@ -76,7 +85,7 @@ func Create(outDir, runName string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary folder in %s: %w (check it is writable, or choose another with -o)", outDir, err)
 	}
-	return &Writer{outDir: outDir, name: name, tmp: tmp, created: time.Now(), logs: map[string]*hlogFile{}}, nil
+	return &Writer{outDir: outDir, name: name, tmp: tmp, created: time.Now(), logs: map[string]*hlogFile{}, create: createFile}, nil
 }
 
 // TempDir returns the temporary folder the run is being written to.
@@ -98,14 +107,18 @@ func (w *Writer) Interval(iv loadgen.Interval) error {
 		}
 		w.baseMs = start.Truncate(time.Second).UnixMilli()
 	}
+	if w.intervalErr != nil {
+		return w.intervalErr
+	}
 	cmd := safeName(string(iv.Command))
-	if err := w.logInterval(cmd+".hlog", cmd, "corrected latency (reply - intended send)", iv, iv.Corrected); err != nil {
-		return err
+	err := w.logInterval(cmd+".hlog", cmd, "corrected latency (reply - intended send)", iv, iv.Corrected)
+	if err == nil && w.LogUncorrected {
+		err = w.logInterval(cmd+".uncorrected.hlog", cmd, "uncorrected latency (reply - actual send)", iv, iv.Uncorrected)
 	}
-	if w.LogUncorrected {
-		return w.logInterval(cmd+".uncorrected.hlog", cmd, "uncorrected latency (reply - actual send)", iv, iv.Uncorrected)
+	if err != nil {
+		w.intervalErr = fmt.Errorf("%w (the interval logs stop at %s)", err, iv.Start.UTC().Format(time.RFC3339))
 	}
-	return nil
+	return w.intervalErr
 }
 
 func (w *Writer) logInterval(file, cmd, what string, iv loadgen.Interval, h *hdrhistogram.Histogram) error {
@@ -133,7 +146,7 @@ func (w *Writer) openLog(file, cmd, what string) (*hlogFile, error) {
 		return lf, nil
 	}
 	path := filepath.Join(w.tmp, file)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := w.create(path)
 	if err != nil {
 		return nil, fmt.Errorf("report: creating interval log: %w", err)
 	}
@@ -178,15 +191,18 @@ func (w *Writer) closeLogs() error {
 	return first
 }
 
-// Finish completes the run's folder: it closes the interval logs, writes result.json and
-// one <COMMAND>.hgrm per command (the percentile spectrum of its corrected latency over
-// all stages, warm-up excluded, in milliseconds), syncs everything to disk and renames the
-// folder to <outDir>/<UTC start time>-<runName>, adding -2, -3... if that name is taken.
-// It returns the final folder. It is meant for interrupted runs too: r then has
+// Finish completes the run's folder: it writes result.json first (the source of truth),
+// then closes the interval logs and writes one <COMMAND>.hgrm per command (the percentile
+// spectrum of its corrected latency over all stages, warm-up excluded, in milliseconds),
+// syncs everything to disk and renames the folder to <outDir>/<UTC start time>-<runName>,
+// adding -2, -3... if that name is taken. It is meant for interrupted runs too: r then has
 // Meta.Interrupted set and holds what was gathered.
 //
-// If Finish fails, the temporary folder is left in place with what was written, and the
-// error names it; Abort removes it.
+// Nothing that could be written is thrown away. When result.json was written but
+// something else failed (an interval log, a spectrum), the folder is still moved into
+// place and Finish returns it with the error. When result.json itself could not be
+// written, the temporary folder stays with what it holds, Finish returns "" and the error
+// names that folder. Abort does nothing after Finish, whatever it returned.
 func (w *Writer) Finish(r *Result) (string, error) {
 	if r == nil {
 		return "", errors.New("report: Finish without a result; this is a bug in the caller")
@@ -196,27 +212,55 @@ func (w *Writer) Finish(r *Result) (string, error) {
 	if w.done {
 		return "", errors.New("report: Finish after the run's results were finished or aborted; this is a bug in the caller")
 	}
-	keep := func(err error) error {
-		return fmt.Errorf("%w; what was written is in %s", err, w.tmp)
+	w.done = true
+	var errs []error
+	if w.intervalErr != nil {
+		errs = append(errs, w.intervalErr)
 	}
-	if err := w.closeLogs(); err != nil {
-		return "", keep(err)
+	jsonErr := w.writeResult(r)
+	if jsonErr != nil {
+		errs = append(errs, jsonErr)
 	}
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return "", keep(fmt.Errorf("report: encoding %s: %w", ResultFile, err))
+	if err := w.closeLogs(); err != nil && w.intervalErr == nil {
+		errs = append(errs, err)
 	}
-	if err := writeFileSync(filepath.Join(w.tmp, ResultFile), append(data, '\n')); err != nil {
-		return "", keep(err)
-	}
-	for _, cmd := range r.Commands() {
-		if err := w.writeSpectrum(r, cmd); err != nil {
-			return "", keep(err)
+	if jsonErr == nil {
+		for _, cmd := range r.Commands() {
+			if err := w.writeSpectrum(r, cmd); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := syncDir(w.tmp); err != nil {
-		return "", keep(err)
+		errs = append(errs, err)
 	}
+	if jsonErr != nil {
+		return "", fmt.Errorf("%w; what was written (the interval logs) is kept in %s", errors.Join(errs...), w.tmp)
+	}
+	dir, err := w.moveIntoPlace(r)
+	if err != nil {
+		return "", fmt.Errorf("%w; result.json and what else was written are kept in %s", errors.Join(append(errs, err)...), w.tmp)
+	}
+	if err := syncDir(w.outDir); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return dir, fmt.Errorf("%w; result.json and what else was written are in %s", errors.Join(errs...), dir)
+	}
+	return dir, nil
+}
+
+// writeResult writes result.json into the temporary folder.
+func (w *Writer) writeResult(r *Result) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encoding %s: %w", ResultFile, err)
+	}
+	return w.writeFileSync(filepath.Join(w.tmp, ResultFile), append(data, '\n'))
+}
+
+// moveIntoPlace renames the temporary folder to its final name and returns that.
+func (w *Writer) moveIntoPlace(r *Result) (string, error) {
 	start := r.Meta.Start
 	if start.IsZero() {
 		start = w.created
@@ -226,21 +270,16 @@ func (w *Writer) Finish(r *Result) (string, error) {
 	for i := 2; ; i++ {
 		err := os.Rename(w.tmp, dir)
 		if err == nil {
-			break
+			return dir, nil
 		}
 		if !errors.Is(err, fs.ErrExist) && !isNotEmpty(err) {
-			return "", keep(fmt.Errorf("report: moving results into place: %w", err))
+			return "", fmt.Errorf("report: moving results into place: %w", err)
 		}
 		if i > 100 {
-			return "", keep(fmt.Errorf("report: moving results into place: %s and 99 numbered variants exist", base))
+			return "", fmt.Errorf("report: moving results into place: %s and 99 numbered variants exist", base)
 		}
 		dir = fmt.Sprintf("%s-%d", base, i)
 	}
-	w.done = true
-	if err := syncDir(w.outDir); err != nil {
-		return dir, fmt.Errorf("report: results are in %s, but syncing %s failed: %w", dir, w.outDir, err)
-	}
-	return dir, nil
 }
 
 // writeSpectrum writes <cmd>.hgrm: PercentilesPrint of cmd's corrected histogram merged
@@ -255,7 +294,7 @@ func (w *Writer) writeSpectrum(r *Result, cmd string) error {
 	if _, err := h.PercentilesPrint(&b, hgrmTicks, 1000); err != nil {
 		return fmt.Errorf("report: percentile spectrum of %s: %w", cmd, err)
 	}
-	return writeFileSync(filepath.Join(w.tmp, safeName(cmd)+".hgrm"), []byte(b.String()))
+	return w.writeFileSync(filepath.Join(w.tmp, safeName(cmd)+".hgrm"), []byte(b.String()))
 }
 
 // Abort removes the temporary folder and everything in it. It does nothing after Finish
@@ -275,8 +314,8 @@ func (w *Writer) Abort() error {
 }
 
 // writeFileSync writes data to a new file at path and syncs it to disk.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+func (w *Writer) writeFileSync(path string, data []byte) error {
+	f, err := w.create(path)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

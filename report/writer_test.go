@@ -358,6 +358,7 @@ func TestWriterInterrupted(t *testing.T) {
 		Start: t0, End: t0.Add(2500 * time.Millisecond), Interrupted: true,
 		Stages: []loadgen.StageResult{{
 			Name: "first", Start: t0, End: t0.Add(2500 * time.Millisecond),
+			Measured: loadgen.Window{Start: t0, End: t0.Add(2500 * time.Millisecond)},
 			Commands: []*loadgen.CommandResult{
 				{Command: protocol.Heartbeat, Counts: loadgen.Counts{Sent: 3, OK: 3},
 					Corrected: spread(3, 1000, 10), Uncorrected: spread(3, 900, 10), SendDelay: spread(3, 1, 2)},
@@ -464,5 +465,110 @@ func TestSafeName(t *testing.T) {
 		if got := safeName(tt.in); got != tt.want {
 			t.Errorf("safeName(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestWriterFailedWrites makes files of the run fail to write, as on a full disk
+// (/dev/full answers every write with ENOSPC), and checks that nothing that could be kept
+// is lost: result.json is written first and the folder kept, and the error names a folder
+// that exists.
+func TestWriterFailedWrites(t *testing.T) {
+	tests := []struct {
+		name      string
+		fail      func(path string) bool // files that land on a full disk
+		wantDir   bool                   // Finish moves the folder into place
+		wantFiles []string               // what the kept folder holds (file names)
+		wantErr   string
+	}{
+		{
+			name:    "interval log",
+			fail:    func(p string) bool { return strings.HasSuffix(p, "HARTBEAT.hlog") },
+			wantDir: true,
+			// The interval logs stop at the first failure (loadgen stops handing them on).
+			wantFiles: []string{"GROUPADD.hgrm", "GROUPDIS.hgrm", "HARTBEAT.hgrm", "result.json"},
+			wantErr:   "HARTBEAT.hlog",
+		},
+		{
+			name:      "spectrum",
+			fail:      func(p string) bool { return strings.HasSuffix(p, "GROUPDIS.hgrm") },
+			wantDir:   true,
+			wantFiles: []string{"GROUPADD.hgrm", "GROUPADD.hlog", "HARTBEAT.hgrm", "HARTBEAT.hlog", "result.json"},
+			wantErr:   "GROUPDIS.hgrm",
+		},
+		{
+			name:      "result.json",
+			fail:      func(p string) bool { return strings.HasSuffix(p, ResultFile) },
+			wantFiles: []string{"GROUPADD.hlog", "HARTBEAT.hlog"},
+			wantErr:   ResultFile,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			w, err := Create(out, "full-disk")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.create = func(path string) (*os.File, error) {
+				if tt.fail(path) {
+					// Make the file, so the folder shows it was begun, but write to /dev/full.
+					if f, err := createFile(path); err == nil {
+						f.Close()
+					}
+					return os.OpenFile("/dev/full", os.O_WRONLY, 0)
+				}
+				return createFile(path)
+			}
+			var failed error
+			for i := 0; i < 3; i++ {
+				for _, cmd := range []protocol.Command{protocol.Heartbeat, protocol.GroupAdd} {
+					start := t0.Add(time.Duration(i) * time.Second)
+					iv := loadgen.Interval{Start: start, End: start.Add(time.Second), Command: cmd, Corrected: spread(10, 100, 50)}
+					if err := w.Interval(iv); err != nil && failed == nil {
+						failed = err
+					}
+				}
+			}
+			res := FromLoadgen(fullMeta(), fullRun())
+			dir, err := w.Finish(res)
+			if err == nil {
+				t.Fatal("Finish succeeded with a file on a full disk")
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not name %s", err, tt.wantErr)
+			}
+			kept := dir
+			if tt.wantDir {
+				if dir == "" {
+					t.Fatalf("Finish did not move the folder into place: %v", err)
+				}
+				if _, rerr := Read(dir); rerr != nil {
+					t.Errorf("result.json of the kept run does not read back: %v", rerr)
+				}
+			} else {
+				if dir != "" {
+					t.Errorf("Finish returned %s without a result.json", dir)
+				}
+				kept = w.TempDir()
+			}
+			if !strings.Contains(err.Error(), kept) {
+				t.Errorf("error %q does not name the kept folder %s", err, kept)
+			}
+			var nonEmpty []string
+			for _, name := range listDir(t, kept) {
+				if fi, err := os.Stat(filepath.Join(kept, name)); err == nil && fi.Size() > 0 {
+					nonEmpty = append(nonEmpty, name)
+				}
+			}
+			if !reflect.DeepEqual(nonEmpty, tt.wantFiles) {
+				t.Errorf("kept folder holds %v (non-empty), want %v", nonEmpty, tt.wantFiles)
+			}
+			if err := w.Abort(); err != nil {
+				t.Errorf("Abort after Finish: %v", err)
+			}
+			if _, err := os.Stat(kept); err != nil {
+				t.Errorf("Abort after a failed Finish removed what was kept: %v", err)
+			}
+		})
 	}
 }

@@ -70,7 +70,8 @@ var (
 var (
 	// errNativePeerClosed is why a connection ended when the peer closed it cleanly between
 	// messages. It is not counted as a connection error.
-	errNativePeerClosed = errors.New("transport: peer closed the connection")
+	// It wraps io.EOF, so that callers can tell an orderly close from a reset.
+	errNativePeerClosed = fmt.Errorf("transport: peer closed the connection (%w)", io.EOF)
 	// errNativeIO names any other read or write failure (reset, broken pipe, ...).
 	errNativeIO = errors.New("transport: connection I/O error")
 	// errNativeEmpty is returned by Send for a message with no frames.
@@ -102,9 +103,9 @@ func nativeIOError(op string, err error) error {
 	case errors.Is(err, io.EOF):
 		return errNativePeerClosed
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return fmt.Errorf("%w: %s: peer reset the connection: %v", errNativeIO, op, err)
+		return fmt.Errorf("%w: %s: peer reset the connection: %w", errNativeIO, op, err)
 	}
-	return fmt.Errorf("%w: %s: %v", errNativeIO, op, err)
+	return fmt.Errorf("%w: %s: %w", errNativeIO, op, err)
 }
 
 const (
@@ -364,7 +365,7 @@ func zmtpHandshakeIOError(what string, err error) error {
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: peer closed the connection while %s", ErrBadGreeting, what)
 	}
-	return fmt.Errorf("%w: %s: %v", ErrBadGreeting, what, err)
+	return fmt.Errorf("%w: %s: %w", ErrBadGreeting, what, err)
 }
 
 // nativeHostPort turns "tcp://host:port" into "host:port"; "*" as the host means every

@@ -17,6 +17,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"time"
 )
 
@@ -184,7 +186,9 @@ func Dial(ctx context.Context, kind Kind, addr string, opts DialOptions) (Dealer
 	return nil, err
 }
 
-// Listen binds a ROUTER at addr ("tcp://host:port"; port 0 lets the kernel choose).
+// Listen binds a ROUTER at addr ("tcp://host:port"; port 0 lets the kernel choose). An
+// IPv4 host listens on IPv4 only: tcp://0.0.0.0:P is not also [::]:P, as Go's "tcp"
+// network would make it. Other hosts (IPv6 addresses, names) listen as "tcp" does.
 func Listen(kind Kind, addr string, opts ListenOptions) (Router, error) {
 	switch kind {
 	case Native, "":
@@ -194,4 +198,18 @@ func Listen(kind Kind, addr string, opts ListenOptions) (Router, error) {
 	}
 	_, err := ParseKind(string(kind))
 	return nil, err
+}
+
+// listenNetwork returns the network to listen on at hostport: "tcp4" when its host is an
+// IPv4 address, so that 0.0.0.0 binds IPv4 alone (net.Listen("tcp", "0.0.0.0:P") takes
+// both stacks), else "tcp".
+func listenNetwork(hostport string) string {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "tcp"
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is4() {
+		return "tcp4"
+	}
+	return "tcp"
 }

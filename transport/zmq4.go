@@ -122,9 +122,10 @@ func (tapTransport) Dial(ctx context.Context, dialer zmq4transport.Dialer, addr 
 	return newTapConn(c, owner), nil
 }
 
-// Listen listens on addr over TCP; accepted connections are wrapped.
+// Listen listens on addr over TCP (IPv4 only for an IPv4 host, see listenNetwork);
+// accepted connections are wrapped.
 func (tapTransport) Listen(ctx context.Context, addr string) (net.Listener, error) {
-	l, err := net.Listen("tcp", addr)
+	l, err := net.Listen(listenNetwork(addr), addr)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func listenNativeRouter(endpoint string, opts ListenOptions) (*nativeRouter, err
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = nativeWriteTimeout
 	}
-	ln, err := net.Listen("tcp", hp)
+	ln, err := net.Listen(listenNetwork(hp), hp)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listening on %s: %w (is the port in use?)", endpoint, err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,10 +28,12 @@ func newCompareCommand() *cobra.Command {
 		Long: "compare compares two result sets stage by stage, command by command and metric by metric, as\n" +
 			"benchstat compares benchmarks: each side's median over its runs with a 95% confidence interval,\n" +
 			"the change of the median, and the Mann-Whitney U test's p-value; ~ marks a change that is not\n" +
-			"significant (p > --alpha). OLD and NEW are each a run folder, a result.json, or a folder of run\n" +
-			"folders (a set, as `run --repeat N` writes). To give several run folders a side, use --old and\n" +
-			"--new (repeatable) instead of OLD and NEW. Use 5 or more runs a side: with fewer than 4 no change\n" +
-			"can be significant, and a 95% interval of the median needs 6.\n\n" +
+			"significant (p > --alpha). OLD and NEW are each a run folder, a result.json, a folder of run\n" +
+			"folders (a set, as `run --repeat N` writes), or a folder holding one set and nothing else (the -o\n" +
+			"folder of one `run --repeat N`; compare says which set it read). To give several run folders a\n" +
+			"side, use --old and --new (repeatable) instead of OLD and NEW. Use 5 or more runs a side: with\n" +
+			"fewer than 4 no change can be significant, and a 95% interval of the median needs 6.\n" +
+			"Runs written with different result schemas (meta.schema_version) are refused: re-run the older.\n\n" +
 			"--fail-on RULE makes compare exit 4 when a metric got significantly worse by more than RULE says:\n" +
 			"  p99:+10%           p99 rose by more than 10% of the old median\n" +
 			"  throughput:-5%     throughput fell by more than 5%\n" +
@@ -104,22 +107,22 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 	if len(args) == 2 {
 		oldPaths, newPaths = args[:1], args[1:]
 	}
-	oldRuns, err := report.ReadSet(oldPaths...)
+	stderr := c.ErrOrStderr()
+	oldSet, err := readSide(stderr, "old", oldPaths)
 	if err != nil {
-		return fmt.Errorf("old side: %w", err)
+		return err
 	}
-	newRuns, err := report.ReadSet(newPaths...)
+	newSet, err := readSide(stderr, "new", newPaths)
 	if err != nil {
-		return fmt.Errorf("new side: %w", err)
+		return err
 	}
-	cmp, err := report.Compare(oldRuns, newRuns, report.CompareOptions{
+	cmp, err := report.CompareSets(oldSet, newSet, report.CompareOptions{
 		OldName: strings.Join(oldPaths, " "), NewName: strings.Join(newPaths, " "),
 		Metrics: metrics, Alpha: f.alpha,
 	})
 	if err != nil {
 		return err
 	}
-	stderr := c.ErrOrStderr()
 	if format == report.FormatCSV { // CSV has no place for them
 		for _, w := range cmp.Warnings {
 			fmt.Fprintln(stderr, "dmbench: warning:", w)
@@ -154,4 +157,21 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 		return &exitError{code: exitRegression, err: fmt.Errorf("%d regression(s) beyond --fail-on %s", len(regs), strings.Join(f.failOn, " --fail-on "))}
 	}
 	return nil
+}
+
+// readSide reads one side's result set and says on w which sets it found inside the
+// folders given (a folder that holds one set, as `run --repeat N -o DIR` leaves DIR).
+func readSide(w io.Writer, tag string, paths []string) (*report.Set, error) {
+	set, err := report.LoadSet(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("%s side: %w", tag, err)
+	}
+	for _, f := range set.Found {
+		runs := "runs"
+		if f.Runs == 1 {
+			runs = "run"
+		}
+		fmt.Fprintf(w, "dmbench: %s: read the result set %s (%d %s)\n", tag, f.Dir, f.Runs, runs)
+	}
+	return set, nil
 }

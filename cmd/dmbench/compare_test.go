@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -71,6 +72,7 @@ func writeSyntheticRun(t *testing.T, dir string, start time.Time, base int64) st
 			Start: start, End: start.Add(10 * time.Second),
 			Stages: []loadgen.StageResult{{
 				Name: "steady", Start: start, End: start.Add(10 * time.Second),
+				Measured: loadgen.Window{Start: start, End: start.Add(10 * time.Second)},
 				Commands: []*loadgen.CommandResult{{
 					Command:     protocol.Heartbeat,
 					Counts:      loadgen.Counts{Sent: 1000, OK: 1000},
@@ -112,15 +114,7 @@ func resultSets(t *testing.T) (old, new string, oldRuns, newRuns []string) {
 func TestCompareCommand(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	old, new, oldRuns, newRuns := resultSets(t)
-	tests := []struct {
-		name       string
-		args       []string
-		want       int
-		wantOut    []string
-		wantErr    []string
-		checkOut   func(t *testing.T, out string)
-		notWantErr string
-	}{
+	tests := []cliCase{
 		{name: "text", args: []string{"compare", old, new}, want: exitOK,
 			wantOut: []string{"p50: median of corrected latency", "steady/HARTBEAT", "(p=0.008 n=5)", "~ (p="}},
 		{name: "regression", args: []string{"compare", old, new, "--fail-on", "p50:+10%"}, want: exitRegression,
@@ -172,44 +166,14 @@ func TestCompareCommand(t *testing.T) {
 		{name: "missing", args: []string{"compare", old, filepath.Join(old, "nope")}, want: exitFailed, wantErr: []string{"new side: reading a result set:", "does not exist"}},
 		{name: "run on both sides", args: []string{"compare", old, oldRuns[0]}, want: exitOK, wantOut: []string{"is on both sides"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := capture(t, tt.args...)
-			if code != tt.want {
-				t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.want, out, errOut)
-			}
-			for _, w := range tt.wantOut {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, out)
-				}
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(errOut, w) {
-					t.Errorf("stderr lacks %q:\n%s", w, errOut)
-				}
-			}
-			if tt.notWantErr != "" && strings.Contains(errOut, tt.notWantErr) {
-				t.Errorf("stderr has %q:\n%s", tt.notWantErr, errOut)
-			}
-			if tt.checkOut != nil {
-				tt.checkOut(t, out)
-			}
-		})
-	}
+	runCLICases(t, tests)
 }
 
 func TestReportCommand(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	set, _, runs, _ := resultSets(t)
 	runDir := runs[0] // p50 ≈ 150 µs, max 199 µs
-	tests := []struct {
-		name     string
-		args     []string
-		want     int
-		wantOut  []string
-		wantErr  []string
-		checkOut func(t *testing.T, out string)
-	}{
+	tests := []cliCase{
 		{name: "summary", args: []string{"report", runDir}, want: exitOK, wantOut: []string{"scenario pipeline", `stage 1 "steady"`, "HARTBEAT"}},
 		{name: "result.json", args: []string{"report", filepath.Join(runDir, report.ResultFile)}, want: exitOK, wantOut: []string{"HARTBEAT"}},
 		{name: "spectrum", args: []string{"report", runDir, "--spectrum"}, want: exitOK,
@@ -249,6 +213,80 @@ func TestReportCommand(t *testing.T) {
 		{name: "a set is not a run", args: []string{"report", set}, want: exitFailed, wantErr: []string{"does not exist: give a run's folder"}},
 		{name: "no run", args: []string{"report"}, want: exitUsage},
 	}
+	runCLICases(t, tests)
+}
+
+// TestCompareRepeatOutFolders runs `run pipeline --short --repeat 2` into two -o folders
+// and compares the folders as given: each holds one result set a folder down, which
+// compare reads and names on stderr. The same runs, copied into other layouts, check the
+// refusals: several sets in one folder, runs beside a set, and runs whose result.json was
+// edited to an older schema version.
+func TestCompareRepeatOutFolders(t *testing.T) {
+	t.Setenv("CI", "true")
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	for _, out := range []string{a, b} {
+		if code := run([]string{"run", "pipeline", "--short", "--repeat", "2", "-o", out}); code != exitOK {
+			t.Fatalf("run --repeat 2 -o %s: exit code %d", out, code)
+		}
+	}
+	setA, setB := onlyRun(t, a), onlyRun(t, b)
+	if !strings.HasSuffix(setA, "-pipeline-x2") {
+		t.Fatalf("run --repeat 2 wrote %s, want a set folder named ...-pipeline-x2", setA)
+	}
+	runsB := subDirs(t, setB)
+
+	// Several sets in one folder; a run beside a set.
+	several := filepath.Join(root, "several")
+	copyDir(t, setA, filepath.Join(several, filepath.Base(setA)))
+	copyDir(t, setB, filepath.Join(several, filepath.Base(setB)))
+	mixed := filepath.Join(root, "mixed")
+	copyDir(t, setA, filepath.Join(mixed, filepath.Base(setA)))
+	copyDir(t, runsB[0], filepath.Join(mixed, filepath.Base(runsB[0])))
+	// b's runs as an older dmbench would have written them (when there is an older).
+	older := filepath.Join(root, "older")
+	copyDir(t, setB, filepath.Join(older, filepath.Base(setB)))
+	setOlder := filepath.Join(older, filepath.Base(setB))
+	for _, dir := range subDirs(t, setOlder) {
+		if report.SchemaVersion > 1 {
+			setSchemaVersion(t, filepath.Join(dir, report.ResultFile), report.SchemaVersion-1)
+		}
+	}
+
+	tests := []cliCase{
+		{name: "the -o folders", args: []string{"compare", a, b}, want: exitOK,
+			wantOut: []string{"old: " + a + ", 2 runs of pipeline", "new: " + b + ", 2 runs of pipeline", "pipelined/GROUPADD", "pipelined/GROUPDIS", "throughput:"},
+			wantErr: []string{"dmbench: old: read the result set " + setA + " (2 runs)\n", "dmbench: new: read the result set " + setB + " (2 runs)\n"}},
+		{name: "the set folders", args: []string{"compare", setA, setB}, want: exitOK, wantOut: []string{"pipelined/GROUPADD"}},
+		{name: "several sets", args: []string{"compare", several, b}, want: exitFailed,
+			wantErr: []string{"old side: reading a result set: " + several + " holds 2 result sets: " + filepath.Base(setA) + " (2 runs), " + filepath.Base(setB) + " (2 runs): name the one to read"}},
+		{name: "a run beside a set", args: []string{"compare", a, mixed}, want: exitFailed,
+			wantErr: []string{"new side: reading a result set: " + mixed + " holds both run folders and result sets", "1 run folder " + filepath.Base(runsB[0]), "1 result set " + filepath.Base(setA) + " (2 runs)"}},
+		{name: "older schema on one side", args: []string{"compare", a, older}, want: exitFailed,
+			wantErr: []string{
+				fmt.Sprintf("schema %d: new %s", report.SchemaVersion-1, filepath.Join(setOlder, filepath.Base(runsB[0]))),
+				fmt.Sprintf("schema %d: old %s", report.SchemaVersion, setA),
+				"re-run the new side with this dmbench"}},
+		{name: "older schema within a side", args: []string{"compare", "--old", runsB[0], "--old", subDirs(t, setOlder)[1], "--new", a}, want: exitFailed,
+			wantErr: []string{fmt.Sprintf("schema %d: old %s", report.SchemaVersion-1, subDirs(t, setOlder)[1]), "re-run the old side"}},
+	}
+	runCLICases(t, tests)
+}
+
+// cliCase is one CLI invocation in this process and what it must give.
+type cliCase struct {
+	name       string
+	args       []string
+	want       int      // exit code
+	wantOut    []string // parts of stdout
+	wantErr    []string // parts of stderr
+	notWantErr string   // not on stderr
+	checkOut   func(t *testing.T, out string)
+}
+
+// runCLICases runs each case as a subtest.
+func runCLICases(t *testing.T, tests []cliCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := capture(t, tt.args...)
@@ -265,9 +303,63 @@ func TestReportCommand(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", w, errOut)
 				}
 			}
+			if tt.notWantErr != "" && strings.Contains(errOut, tt.notWantErr) {
+				t.Errorf("stderr has %q:\n%s", tt.notWantErr, errOut)
+			}
 			if tt.checkOut != nil {
 				tt.checkOut(t, out)
 			}
 		})
+	}
+}
+
+// subDirs returns the folders inside dir, in name order.
+func subDirs(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+// copyDir copies the tree src to dst, a folder that does not exist yet.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setSchemaVersion rewrites meta.schema_version of the result.json file, leaving the rest
+// as it was (numbers included).
+func setSchemaVersion(t *testing.T, file string, v int) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	meta, ok := doc["meta"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s has no meta object", file)
+	}
+	meta["schema_version"] = v
+	if data, err = json.MarshalIndent(doc, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,7 +7,10 @@
 //	2  bad usage or an invalid scenario file: nothing was started
 //	3  a run did not meet a --threshold (run or report)
 //	4  compare found a regression beyond a --fail-on rule
+//	5  the server was lost during a run: no client had a connection when the stages ended
 //	130 the run was interrupted (Ctrl-C or SIGTERM); the results gathered were written
+//
+// When several apply to a run, the first of 1, 130, 5, 3 is the exit code.
 package main
 
 import (
@@ -25,6 +28,7 @@ const (
 	exitUsage       = 2
 	exitThreshold   = 3 // a result missed a --threshold objective
 	exitRegression  = 4 // compare --fail-on found a regression
+	exitServerLost  = 5 // the server was gone when a run's stages ended
 	exitInterrupted = 130
 )
 

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -108,43 +106,86 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	if f.serverPoll < 0 {
 		return usageError(fmt.Errorf("--server-poll %v is negative: give 0 (no periodic reports) or more", f.serverPoll))
 	}
+	if f.drain < 0 {
+		return usageError(fmt.Errorf("--drain %v is negative: give 0 (wait as long as the longest request timeout) or more", f.drain))
+	}
+	if f.stallThreshold < 0 {
+		return usageError(fmt.Errorf("--stall-threshold %v is negative: give 0 (the default, 1s) or more", f.stallThreshold))
+	}
+	if err := checkFDs(sc, f.signalling == "" && f.target == "" && sc.Target == ""); err != nil {
+		return usageError(err)
+	}
+	reportUnfinished(c.ErrOrStderr(), f.out)
 	out := f.out
 	if f.repeat > 1 {
 		// A result set: a folder of run folders, which compare reads as one side.
 		out = filepath.Join(f.out, time.Now().UTC().Format("20060102T150405Z")+"-"+sc.Name+"-x"+strconv.Itoa(f.repeat))
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	missed := 0
+	sig := watchInterrupts(c.ErrOrStderr())
+	defer sig.stop()
+	var o outcome
 	for i := 0; i < f.repeat; i++ {
 		if f.repeat > 1 {
 			fmt.Fprintf(c.ErrOrStderr(), "dmbench: run %d of %d\n", i+1, f.repeat)
 		}
-		result, err := runOnce(ctx, c, sc, name, out, labels, f)
-		if err != nil {
+		result, err := runOnce(sig, c, sc, name, out, labels, f)
+		if result == nil {
 			return err
 		}
+		o.writeErr = err
 		for _, v := range report.CheckThresholds(result, thresholds) {
 			fmt.Fprintln(c.ErrOrStderr(), "dmbench: threshold missed:", v)
-			missed++
+			o.missed++
 		}
-		if result.Meta.Interrupted {
-			return &exitError{code: exitInterrupted, err: errors.New("interrupted; the results gathered so far were written")}
+		o.interrupted = result.Meta.Interrupted
+		o.serverLost = result.Connections.ServerLost
+		if o.writeErr != nil || o.interrupted || o.serverLost {
+			if i+1 < f.repeat {
+				fmt.Fprintf(c.ErrOrStderr(), "dmbench: runs %d to %d of %d were not started\n", i+2, f.repeat, f.repeat)
+			}
+			break
 		}
 	}
-	if f.repeat > 1 {
-		fmt.Fprintf(c.ErrOrStderr(), "dmbench: %d runs written to the result set %s (compare it with: dmbench compare OLD %s)\n", f.repeat, out, out)
+	if f.repeat > 1 && o.writeErr == nil {
+		fmt.Fprintf(c.ErrOrStderr(), "dmbench: the result set is %s (compare it with: dmbench compare OLD %s)\n", out, out)
 	}
-	if missed > 0 {
-		return &exitError{code: exitThreshold, err: fmt.Errorf("%d threshold(s) missed", missed)}
+	return o.err()
+}
+
+// outcome is what a run (or the runs of --repeat) came to, for the exit code.
+type outcome struct {
+	writeErr    error // the result could not be written whole
+	interrupted bool
+	serverLost  bool
+	missed      int // thresholds missed
+}
+
+// err returns the error whose exit code tells the outcome. When several apply, the first
+// of these wins: the result could not be written (1), the run was interrupted (130), the
+// server was lost (5), a threshold was missed (3).
+func (o outcome) err() error {
+	switch {
+	case o.writeErr != nil:
+		return &exitError{code: exitFailed, err: o.writeErr}
+	case o.interrupted:
+		return &exitError{code: exitInterrupted, err: errors.New("interrupted; the results gathered so far were written")}
+	case o.serverLost:
+		return &exitError{code: exitServerLost, err: errors.New("the server was lost during the run (see connections in the summary); the results gathered were written")}
+	case o.missed > 0:
+		return &exitError{code: exitThreshold, err: fmt.Errorf("%d threshold(s) missed", o.missed)}
 	}
 	return nil
 }
 
 // runOnce runs sc once against its target (a fresh embedded broker when there is none),
-// writes the result folder under out and prints the summary.
-func runOnce(ctx context.Context, c *cobra.Command, sc *scenarios.Scenario, name, out string, labels map[string]string, f *runFlags) (*report.Result, error) {
+// writes the result folder under out and prints the summary. It returns a nil result when
+// the run could not start (nothing is written then), or the result with a non-nil error
+// when writing it failed: the summary is printed in any case, and the error names the
+// folder that holds what was written.
+func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, out string, labels map[string]string, f *runFlags) (*report.Result, error) {
+	ctx := sig.ctx
+	stderr := c.ErrOrStderr()
 	meta := report.NewMeta()
 	meta.SetScenario(sc.Name, scenarioFile(name, sc), sc.Source)
 	meta.Seed = sc.Seed
@@ -171,18 +212,29 @@ func runOnce(ctx context.Context, c *cobra.Command, sc *scenarios.Scenario, name
 	if err != nil {
 		return nil, err
 	}
-	defer w.Abort()
+	started := false
+	defer func() {
+		if !started {
+			_ = w.Abort() // nothing was measured
+		}
+	}()
 
-	progress := report.NewProgress(c.ErrOrStderr(), report.ProgressEnabled(os.Stderr))
+	progress := report.NewProgress(stderr, report.ProgressEnabled(os.Stderr))
 	where := "embedded reference broker at " + addr
 	if srv == nil {
 		where = addr
 	}
-	fmt.Fprintf(c.ErrOrStderr(), "dmbench: running %s against %s (transport %s), results in %s\n", sc.Name, where, *f.transport, out)
+	fmt.Fprintf(stderr, "dmbench: running %s against %s (transport %s), results in %s\n", sc.Name, where, *f.transport, out)
 
+	interruptDrain := loadgen.DefaultInterruptDrain
+	if f.drain > 0 {
+		interruptDrain = min(f.drain, interruptDrain)
+	}
+	sig.setNotice(fmt.Sprintf("sending stopped; waiting at most %v for the replies still outstanding, then writing the results", interruptDrain))
 	cfg := loadgen.Config{
 		Plan: sc.Plan(), Addr: addr, Transport: *f.transport,
-		Drain: f.drain, StallThreshold: f.stallThreshold, Reconnect: f.reconnect,
+		Drain: f.drain, InterruptDrain: interruptDrain, Abandon: sig.abandon,
+		StallThreshold: f.stallThreshold, Reconnect: f.reconnect,
 		Intervals: w, Progress: progress.Update,
 	}
 	poller, view := startServerView(ctx, c, f, addr)
@@ -190,24 +242,26 @@ func runOnce(ctx context.Context, c *cobra.Command, sc *scenarios.Scenario, name
 		defer poller.Stop() // on an early return; the View is taken below otherwise
 		cfg.OnStage = poller.Stage
 	}
-	res, err := loadgen.Run(ctx, cfg)
+	res, runErr := loadgen.Run(ctx, cfg)
 	progress.Done()
-	if err != nil {
-		return nil, fmt.Errorf("run %s against %s: %w", sc.Name, addr, err)
+	var sinkErr *loadgen.SinkError
+	if runErr != nil && !errors.As(runErr, &sinkErr) {
+		return nil, fmt.Errorf("run %s against %s: %w", sc.Name, addr, runErr)
 	}
+	started = true
 	if poller != nil {
 		view = poller.Stop()
 	}
 	meta.Start, meta.End, meta.Interrupted = res.Start, res.End, res.Interrupted
 	if res.Interrupted {
-		meta.InterruptReason = "interrupt signal"
+		meta.InterruptReason = nonEmptyString(sig.reason(), "stopped")
 	}
 	result := report.FromLoadgen(meta, res)
 	result.SetServerView(view)
-	dir, err := w.Finish(result)
-	if err != nil {
-		return nil, fmt.Errorf("writing the result: %w", err)
+	if sinkErr != nil {
+		result.Warnings = append(result.Warnings, "the interval logs (.hlog) are incomplete: "+sinkErr.Error())
 	}
+	dir, writeErr := w.Finish(result)
 	stdout := c.OutOrStdout()
 	if f.json {
 		err = report.SummaryJSON(stdout, result)
@@ -215,10 +269,20 @@ func runOnce(ctx context.Context, c *cobra.Command, sc *scenarios.Scenario, name
 		err = report.Summary(stdout, result, report.SummaryOptions{})
 	}
 	if err != nil {
-		return nil, err
+		fmt.Fprintf(stderr, "dmbench: printing the summary: %v\n", err)
 	}
-	fmt.Fprintf(c.ErrOrStderr(), "dmbench: result written to %s\n", dir)
+	if writeErr != nil {
+		return result, fmt.Errorf("writing the result failed: %w", writeErr)
+	}
+	fmt.Fprintf(stderr, "dmbench: result written to %s\n", dir)
 	return result, nil
+}
+
+func nonEmptyString(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
 }
 
 // startServerView starts asking the server for its reports, as --server-view says, and
@@ -250,6 +314,9 @@ func target(c *cobra.Command, f *runFlags, sc *scenarios.Scenario) (string, *bro
 	case f.signalling != "" && f.target != "":
 		return "", nil, usageError(errors.New("give --target (a base address) or --signalling, not both"))
 	case f.signalling != "":
+		if err := broker.CheckSignallingAddr(f.signalling); err != nil {
+			return "", nil, usageError(fmt.Errorf("--signalling: %w", err))
+		}
 		return f.signalling, nil, nil
 	case f.target != "" || sc.Target != "":
 		base := f.target

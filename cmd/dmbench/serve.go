@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -72,19 +74,75 @@ func serve(c *cobra.Command, port int, bind string, print bool, bf *brokerFlags,
 		fmt.Fprintf(c.ErrOrStderr(), "dmbench serve: WARNING: listening on %s, not loopback: anyone who can reach it can FLUSHXXX the store\n", bind)
 	}
 	fmt.Fprintf(out, "dmbench reference broker %s (mode %s, transport %s, faults %s)\n", broker.Version, srv.Mode(), cfg.Transport, cfg.Faults)
-	fmt.Fprintf(out, "base address       %s   (give this to clients, as Django's settings do)\n", base)
-	fmt.Fprintf(out, "signalling address %s   (listening)\n", srv.Addr())
+	if ip.IsUnspecified() {
+		// 0.0.0.0 and :: are addresses to listen on, not to connect to.
+		ps := strconv.Itoa(port)
+		fmt.Fprintf(out, "base address       tcp://%s   (give this to clients on this machine, as Django's settings do)\n", net.JoinHostPort(connectAddr(ip), ps))
+		others := "                   other machines use this host's address: tcp://HOST:" + ps
+		var eg []string
+		for _, a := range hostAddrs(ip.To4() != nil, 3) {
+			eg = append(eg, "tcp://"+net.JoinHostPort(a, ps))
+		}
+		if len(eg) > 0 {
+			others += ", e.g. " + strings.Join(eg, " or ")
+		}
+		fmt.Fprintln(out, others)
+		listening := srv.Addr()
+		if ip.To4() != nil {
+			listening += ", IPv4 only"
+		}
+		fmt.Fprintf(out, "signalling address tcp://%s   (listening on %s)\n", net.JoinHostPort(connectAddr(ip), strconv.Itoa(port+1)), listening)
+	} else {
+		fmt.Fprintf(out, "base address       %s   (give this to clients, as Django's settings do)\n", base)
+		fmt.Fprintf(out, "signalling address %s   (listening)\n", srv.Addr())
+	}
 	fmt.Fprintf(out, "data port          %d   (not served: dmbench does not use it)\n", port)
 	fmt.Fprintln(out, "stop with Ctrl-C or SIGTERM")
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(stop)
-	s := <-stop
+	var why string
+	select {
+	case s := <-stop:
+		why = "on " + s.String()
+	case <-c.Context().Done(): // a program (or test) running the command ended it
+		why = "(" + context.Cause(c.Context()).Error() + ")"
+	}
 	rep := srv.Report()
 	if err := srv.Close(); err != nil {
 		return fmt.Errorf("closing the broker: %w", err)
 	}
-	fmt.Fprintf(out, "stopped on %v after %.1fs: %d peers, %d groups, %d memberships\n", s, rep.UptimeSeconds, rep.Peers, rep.Groups, rep.Memberships)
+	fmt.Fprintf(out, "stopped %s after %.1fs: %d peers, %d groups, %d memberships\n", why, rep.UptimeSeconds, rep.Peers, rep.Groups, rep.Memberships)
 	return nil
+}
+
+// connectAddr is the address this machine's clients connect to for a server listening
+// on the unspecified address ip: the loopback address of ip's family.
+func connectAddr(ip net.IP) string {
+	if ip.To4() != nil {
+		return "127.0.0.1"
+	}
+	return "::1"
+}
+
+// hostAddrs returns up to limit of this host's global unicast addresses, IPv4 ones when
+// ipv4 is set, else IPv6 ones: where other machines may reach a server listening on the
+// unspecified address. It returns none when the interfaces cannot be listed.
+func hostAddrs(ipv4 bool, limit int) []string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok || !n.IP.IsGlobalUnicast() || (n.IP.To4() != nil) != ipv4 {
+			continue
+		}
+		if out = append(out, n.IP.String()); len(out) == limit {
+			break
+		}
+	}
+	return out
 }
