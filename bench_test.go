@@ -92,7 +92,7 @@ func scenarioMetrics(res *loadgen.Result) benchMetrics {
 		measured += st.Measured.Duration()
 		for _, c := range st.Commands {
 			m.ok += c.OK
-			m.errors += c.Exceptions + c.Unexpected + c.Timeouts + c.SendErrors + c.Abandoned
+			m.errors += c.Errors()
 			if c.Corrected != nil {
 				h.Merge(c.Corrected)
 			}

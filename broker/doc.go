@@ -88,4 +88,15 @@
 // Config.Faults (off by default) inject the misbehaviours MEASUREMENT.md works out: pauses
 // of P every T, a service time that occupies the processing goroutine, latency that does
 // not, dropped requests and replies (seeded), and 0.2.1's stall. See Faults.
+//
+// # Source files
+//
+// server.go starts and closes the broker and runs the processing goroutine; intake.go is
+// the fault intake (pauses, dropped requests, the held messages of stuck connections, the
+// ServiceTime wait); process.go decodes a message, hands it to the mode's handlers and
+// sends the reply; handlers_reference.go and handlers_compat.go are the two modes'
+// handlers; expiry.go is the expiry goroutine; store.go the group store; stats.go the
+// counters and report.go the Report built from them; delay.go the Latency queue;
+// source.go what the processing goroutine reads from; faults.go the Faults setting;
+// addr.go base and signalling addresses.
 package broker

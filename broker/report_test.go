@@ -8,6 +8,7 @@ import (
 
 	"github.com/dmbench/dmbench/protocol"
 	"github.com/dmbench/dmbench/transport"
+	"github.com/dmbench/dmbench/version"
 )
 
 // TestPerformanceReport sends a known mix and checks that PERFRPRT counts exactly that:
@@ -73,7 +74,7 @@ func TestPerformanceReport(t *testing.T) {
 		if rep.Malformed != 1 {
 			t.Errorf("malformed %d, want 1", rep.Malformed)
 		}
-		if rep.Schema != protocol.ReportSchema || rep.Server != ServerName || rep.Version != Version ||
+		if rep.Schema != protocol.ReportSchema || rep.Server != ServerName || rep.Version != version.Read().String() ||
 			rep.Mode != string(Reference) || rep.HistogramUnit != protocol.HistogramUnit || len(rep.Instance) != 16 {
 			t.Errorf("identity: schema %d server %q version %q mode %q unit %q instance %q",
 				rep.Schema, rep.Server, rep.Version, rep.Mode, rep.HistogramUnit, rep.Instance)

@@ -1,10 +1,7 @@
 package broker
 
 import (
-	"os"
-	"strconv"
-	"strings"
-	"syscall"
+	"slices"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -87,45 +84,10 @@ func (st *stats) commandCounts() map[string]protocol.CommandCounts {
 		if i < slotUnknown {
 			name = string(protocol.Commands[i])
 		}
-		if cs.received+cs.malformed == 0 && !contains(alwaysReported, protocol.Command(name)) {
+		if cs.received+cs.malformed == 0 && !slices.Contains(alwaysReported, protocol.Command(name)) {
 			continue
 		}
 		m[name] = cs.counts()
 	}
 	return m
-}
-
-func contains(cs []protocol.Command, c protocol.Command) bool {
-	for _, k := range cs {
-		if k == c {
-			return true
-		}
-	}
-	return false
-}
-
-// processCPU returns the process's user + system CPU time in seconds.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// processRSS returns the process's resident memory now, from /proc/self/statm, or its peak
-// (getrusage's maxrss) where /proc is not available.
-func processRSS() int64 {
-	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 1 {
-			if pages, err := strconv.ParseInt(f[1], 10, 64); err == nil {
-				return pages * int64(os.Getpagesize())
-			}
-		}
-	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024
 }

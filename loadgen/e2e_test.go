@@ -347,7 +347,7 @@ func testBrokerCounts(t *testing.T, kind transport.Kind) {
 			if byCmd[cr.Command] == nil {
 				byCmd[cr.Command] = &Counts{}
 			}
-			addCounts(byCmd[cr.Command], &cr.Counts)
+			byCmd[cr.Command].Add(cr.Counts)
 		}
 	}
 	for i := range res.Stages {
@@ -391,7 +391,7 @@ func testBrokerCounts(t *testing.T, kind transport.Kind) {
 	}
 	var all Counts
 	for _, c := range byCmd {
-		addCounts(&all, c)
+		all.Add(*c)
 	}
 	if ivSent != all.Sent {
 		t.Errorf("intervals hold %d sends, the result %d", ivSent, all.Sent)

@@ -31,7 +31,7 @@ func heartbeat() []Request {
 func sumCounts(sr *StageResult) Counts {
 	var c Counts
 	for _, cr := range sr.Commands {
-		addCounts(&c, &cr.Counts)
+		c.Add(cr.Counts)
 	}
 	return c
 }
@@ -269,18 +269,18 @@ func TestRunFake(t *testing.T) {
 			for i := range res.Stages {
 				sc := sumCounts(&res.Stages[i])
 				checkBalance(t, res.Stages[i].Name, sc)
-				addCounts(&total, &sc)
+				total.Add(sc)
 			}
 			stageTotal := total
 			if res.Warmup != nil {
 				w := sumCounts(res.Warmup)
 				checkBalance(t, "warm-up", w)
-				addCounts(&total, &w)
+				total.Add(w)
 			}
 			// The intervals hold every event exactly once.
 			var ivTotal Counts
 			for _, iv := range log.ivs {
-				addCounts(&ivTotal, &iv.Counts)
+				ivTotal.Add(iv.Counts)
 				if iv.End.Sub(iv.Start) != time.Second || iv.Corrected == nil || iv.Uncorrected == nil {
 					t.Errorf("interval %+v", iv)
 				}
@@ -433,42 +433,20 @@ func TestValidate(t *testing.T) {
 			Duration: time.Second, Clients: 1, Open: &Open{Rate: 1}, Mix: heartbeat(),
 		}}}}
 	}
-	tests := []struct {
-		name  string
-		edit  func(c *Config)
-		wants string // "" for valid
-	}{
-		{"valid", func(c *Config) {}, ""},
-		{"no address", func(c *Config) { c.Addr = "" }, "no address"},
-		{"no stages", func(c *Config) { c.Plan.Stages = nil }, "no stages"},
-		{"both bounds", func(c *Config) { c.Plan.Stages[0].Requests = 5 }, "exactly one of duration and requests"},
-		{"no bound", func(c *Config) { c.Plan.Stages[0].Duration = 0 }, "exactly one of duration and requests"},
-		{"both loops", func(c *Config) { c.Plan.Stages[0].Closed = &Closed{InFlight: 1} }, "exactly one of an open loop"},
-		{"no clients", func(c *Config) { c.Plan.Stages[0].Clients = 0 }, "give at least 1"},
-		{"empty mix", func(c *Config) { c.Plan.Stages[0].Mix = nil }, "empty command mix"},
-		{"zero weight", func(c *Config) { c.Plan.Stages[0].Mix[0].Weight = 0 }, "weight"},
-		{"ack without timeout", func(c *Config) { c.Plan.Timeout = 0 }, "no timeout"},
-		{"timeout beyond the histograms", func(c *Config) { c.Plan.Timeout = time.Hour }, "limit"},
-		{"ramp with a count", func(c *Config) {
-			c.Plan.Stages[0].Duration, c.Plan.Stages[0].Requests, c.Plan.Stages[0].Open.RampTo = 0, 10, 5
-		}, "ramp needs a duration"},
-		{"negative rate", func(c *Config) { c.Plan.Stages[0].Open.Rate = -1 }, "≥ 0"},
-		{"closed without slots", func(c *Config) {
-			c.Plan.Stages[0].Open, c.Plan.Stages[0].Closed = nil, &Closed{}
-		}, "in flight"},
+	cfg := ok()
+	if err := validate(&cfg); err != nil || cfg.Transport == "" || cfg.StallThreshold != time.Second {
+		t.Errorf("valid config: error %v, transport %q, stall threshold %v; want no error and the defaults filled", err, cfg.Transport, cfg.StallThreshold)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := ok()
-			tc.edit(&cfg)
-			err := validate(&cfg)
-			switch {
-			case tc.wants == "" && err != nil:
-				t.Errorf("unexpected error %v", err)
-			case tc.wants != "" && (err == nil || !strings.Contains(err.Error(), tc.wants)):
-				t.Errorf("error %v, want one containing %q", err, tc.wants)
-			}
-		})
+	cfg = ok()
+	cfg.Addr = ""
+	if err := validate(&cfg); err == nil || !strings.Contains(err.Error(), "no address") {
+		t.Errorf("no address: error %v, want one saying so", err)
+	}
+	cfg = ok()
+	cfg.Plan.Stages[0].Clients = 0
+	var problems PlanErrors
+	if err := validate(&cfg); !errors.As(err, &problems) || problems[0].Path() != "stages[0].clients" {
+		t.Errorf("bad plan: error %v, want Plan.Validate's PlanErrors (its rules: validate_test.go)", err)
 	}
 }
 
@@ -520,6 +498,56 @@ func TestRunProgress(t *testing.T) {
 	}
 	if p.AchievedRate < 90 || p.AchievedRate > 110 {
 		t.Errorf("achieved rate %v in the first interval, want ≈ 100", p.AchievedRate)
+	}
+}
+
+// TestRunProgressErrors: the progress line counts errors as the summary does
+// (Counts.Errors), so duplicates and replies tied to no request are not among them.
+func TestRunProgressErrors(t *testing.T) {
+	t.Parallel()
+	srv := &fakeServer{handle: func(n int64, req *protocol.Message) ([][][]byte, time.Duration) {
+		cmd := req.Command.ExpectedReply()
+		if n%4 == 0 {
+			cmd = protocol.Exception
+		}
+		stranger := reply(req, cmd)
+		stranger[1] = []byte("a stranger's id")
+		return [][][]byte{reply(req, cmd), reply(req, cmd), stranger}, 0
+	}}
+	log := &intervalLog{}
+	var mu sync.Mutex
+	var errs []int64  // Progress.Errors at each call
+	var want []uint64 // Counts.Errors of the intervals handed on before it
+	plan := Plan{Timeout: time.Second, Stages: []Stage{{
+		Name: "steady", Duration: 2200 * time.Millisecond, Clients: 1, Open: &Open{Rate: 100}, Mix: heartbeat(),
+	}}}
+	res, err := run(context.Background(), Config{Plan: plan, Addr: "fake", Intervals: log, Progress: func(p Progress) {
+		log.mu.Lock()
+		var n uint64
+		for _, iv := range log.ivs {
+			n += iv.Counts.Errors()
+		}
+		log.mu.Unlock()
+		mu.Lock()
+		errs, want = append(errs, p.Errors), append(want, n)
+		mu.Unlock()
+	}}, srv.dial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sumCounts(&res.Stages[0])
+	if c.Exceptions == 0 || c.Duplicates == 0 || res.Stages[0].Unmatched == 0 {
+		t.Fatalf("counts %+v, unmatched %d: want exceptions, duplicates and unmatched replies", c, res.Stages[0].Unmatched)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errs) == 0 {
+		t.Fatal("no progress call")
+	}
+	for i := range errs {
+		if uint64(errs[i]) != want[i] || errs[i] == 0 {
+			t.Errorf("progress call %d: %d errors, want %d (the exceptions of the intervals so far)", i, errs[i], want[i])
+		}
 	}
 }
 

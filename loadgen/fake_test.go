@@ -36,7 +36,7 @@ func reply(req *protocol.Message, cmd protocol.Command) [][]byte {
 
 // echoHandler answers each request as the reference broker does.
 func echoHandler(_ int64, req *protocol.Message) ([][][]byte, time.Duration) {
-	return [][][]byte{reply(req, expected(req.Command))}, 0
+	return [][][]byte{reply(req, req.Command.ExpectedReply())}, 0
 }
 
 func (s *fakeServer) dial(ctx context.Context, addr string, opts transport.DialOptions) (transport.Dealer, error) {

@@ -21,7 +21,7 @@ type closer struct {
 	sinkErrAt time.Time
 
 	disconnectsMax uint64
-	errors         uint64 // non-OK outcomes in closed intervals, for Progress
+	errors         uint64 // Counts.Errors of closed intervals, for Progress
 	scratch        *hdrhistogram.Histogram
 	lastSent       uint64
 	lastP99        time.Duration
@@ -53,7 +53,10 @@ func (cl *closer) run(stop <-chan struct{}) []bucketRec {
 			cl.progress(now)
 			t.Reset(time.Duration(closeTime(cl.next) - e.now()))
 		case <-stop:
-			return cl.final()
+			// The last intervals close now; the progress line shows the run's final figures.
+			cum := cl.final()
+			cl.progress(e.now())
+			return cum
 		}
 	}
 }
@@ -104,18 +107,17 @@ func (cl *closer) final() []bucketRec {
 // emit merges interval k's parts and hands them on.
 func (cl *closer) emit(k int64, parts []*intervalRec) {
 	e := cl.e
-	merged, other := mergeIntervals(len(e.cmds), parts)
+	merged := mergeIntervals(len(e.cmds), parts)
 	start := e.at(k * int64(intervalLen))
 	end := start.Add(intervalLen)
 	cl.scratch.Reset()
 	var sent uint64
-	cl.errors += other
 	for i, r := range merged {
 		if r == nil {
 			continue
 		}
 		sent += r.counts.Sent
-		cl.errors += errorCount(&r.counts)
+		cl.errors += r.counts.Errors()
 		cl.scratch.Merge(r.corrected)
 		sink := e.cfg.Intervals
 		if sink == nil || cl.sinkErr != nil {
@@ -166,11 +168,7 @@ func (cl *closer) progress(now int64) {
 	if info := e.stageInfo.Load(); info != nil {
 		p.Stage = info.name
 		if o := info.st.Open; o != nil {
-			a := arrivals{r0: o.Rate, r1: o.Rate}
-			if info.st.Duration > 0 && o.RampTo > 0 {
-				a.r1, a.dur = o.RampTo, info.st.Duration.Seconds()
-			}
-			p.TargetRate = a.rateAt(time.Duration(now - info.start))
+			p.TargetRate = o.RateAt(time.Duration(now-info.start), info.st.Duration)
 		}
 	}
 	e.cfg.Progress(p)

@@ -1,21 +1,3 @@
-// Package loadgen drives DEALER clients through the stages of a plan against a DMB
-// signalling address and records every round trip. It knows nothing of YAML or files: the
-// CLI turns a scenario into a Plan, and package report writes what Run returns.
-//
-// # What is measured
-//
-// Every request has an intended send time. In an open loop it comes from the arrival
-// schedule; in a closed loop it is the previous reply on that slot plus the think time.
-// Per command, three HDR histograms are recorded, in microseconds:
-//
-//	corrected   = reply − intended send   (what a user of the server waits; wrk2's rule)
-//	uncorrected = reply − actual send     (what a naive client would report)
-//	send delay  = actual − intended send  (how far the generator fell behind)
-//
-// A request that times out is counted and recorded in the corrected histogram at its
-// deadline (timeout plus its send delay), so a server that stops answering raises the tail
-// instead of vanishing from it. A request sent without ack is counted as sent and never
-// timed, since the real server answers nothing without it.
 package loadgen
 
 import (
@@ -52,6 +34,22 @@ type Open struct {
 	Rate    float64 // requests per second, all clients together, at the start of the stage
 	RampTo  float64 // if > 0, the rate rises (or falls) linearly to this by the stage's end
 	Poisson bool    // exponential gaps instead of constant ones
+}
+
+// RateAt returns the stage's scheduled rate, in requests per second for all clients
+// together, at elapsed into a stage of length stageDuration:
+//
+//	r(t) = Rate + (RampTo − Rate) · clamp(t / D, 0, 1)   when RampTo > 0 and D > 0
+//	r(t) = Rate                                          otherwise
+//
+// so a ramp holds RampTo after the stage's end and Rate before its start. A stage bounded
+// by count has no duration (D = 0) and so a constant rate.
+func (o *Open) RateAt(elapsed, stageDuration time.Duration) float64 {
+	if o.RampTo <= 0 || stageDuration <= 0 {
+		return o.Rate
+	}
+	f := min(max(elapsed.Seconds()/stageDuration.Seconds(), 0), 1)
+	return o.Rate + (o.RampTo-o.Rate)*f
 }
 
 // Closed is a closed loop: each client keeps InFlight requests outstanding, sending the

@@ -125,11 +125,11 @@ type bucketRec struct {
 	unmatched   uint64
 }
 
-// intervalRec is one interval's figures, per command index.
+// intervalRec is one interval's figures, per command index. Replies tied to no command
+// (undecodable, unmatched) are counted only in the bucket's cumulative figures.
 type intervalRec struct {
-	k     int64
-	cmds  []*recorded
-	other uint64 // undecodable and unmatched messages
+	k    int64
+	cmds []*recorded
 }
 
 // recorder owns histograms and is fed batches. One goroutine per recorder.
@@ -222,6 +222,18 @@ func (r *recorder) consume(b *batch) {
 
 // record adds one event to the cumulative figures and to its interval.
 func (r *recorder) record(e *event) {
+	br := &r.cum[e.bucket]
+	switch e.kind {
+	case evUndecodable:
+		br.undecodable++
+		return
+	case evUnmatched:
+		br.unmatched++
+		return
+	}
+	if int(e.cmd) >= r.ncmd {
+		return // cannot happen: ids are checked before events are made
+	}
 	k := e.at / int64(intervalLen)
 	if k < r.floor {
 		k = r.floor
@@ -234,20 +246,6 @@ func (r *recorder) record(e *event) {
 			r.open[k] = iv
 		}
 		r.last = iv
-	}
-	br := &r.cum[e.bucket]
-	switch e.kind {
-	case evUndecodable:
-		br.undecodable++
-		iv.other++
-		return
-	case evUnmatched:
-		br.unmatched++
-		iv.other++
-		return
-	}
-	if int(e.cmd) >= r.ncmd {
-		return // cannot happen: ids are checked before events are made
 	}
 	if br.cmds == nil {
 		br.cmds = make([]*recorded, r.ncmd)
@@ -324,35 +322,15 @@ func putHist(h *hdrhistogram.Histogram) {
 	histPool.Put(h)
 }
 
-// addCounts adds b to a.
-func addCounts(a *Counts, b *Counts) {
-	a.Sent += b.Sent
-	a.NoAck += b.NoAck
-	a.OK += b.OK
-	a.Exceptions += b.Exceptions
-	a.Unexpected += b.Unexpected
-	a.Timeouts += b.Timeouts
-	a.Abandoned += b.Abandoned
-	a.Late += b.Late
-	a.Duplicates += b.Duplicates
-	a.SendErrors += b.SendErrors
-}
-
-// errorCount is every outcome of c that is not OK.
-func errorCount(c *Counts) uint64 {
-	return c.Exceptions + c.Unexpected + c.Timeouts + c.Abandoned + c.Duplicates + c.SendErrors
-}
-
 // mergeIntervals merges the recorders' parts of one interval into parts[0]'s histograms
 // (allocating where the first part has none) and returns the merged per-command figures,
 // recycling the other parts' histograms.
-func mergeIntervals(ncmd int, parts []*intervalRec) (out []*recorded, other uint64) {
-	out = make([]*recorded, ncmd)
+func mergeIntervals(ncmd int, parts []*intervalRec) []*recorded {
+	out := make([]*recorded, ncmd)
 	for _, p := range parts {
 		if p == nil {
 			continue
 		}
-		other += p.other
 		for i, c := range p.cmds {
 			if c == nil {
 				continue
@@ -361,14 +339,14 @@ func mergeIntervals(ncmd int, parts []*intervalRec) (out []*recorded, other uint
 				out[i] = c
 				continue
 			}
-			addCounts(&out[i].counts, &c.counts)
+			out[i].counts.Add(c.counts)
 			out[i].corrected.Merge(c.corrected)
 			out[i].uncorrected.Merge(c.uncorrected)
 			putHist(c.corrected)
 			putHist(c.uncorrected)
 		}
 	}
-	return out, other
+	return out
 }
 
 // mergeCumulative merges the recorders' cumulative figures bucket by bucket.
@@ -392,7 +370,7 @@ func mergeCumulative(buckets, ncmd int, parts [][]bucketRec) []bucketRec {
 					continue
 				}
 				d := dst.cmds[i]
-				addCounts(&d.counts, &c.counts)
+				d.counts.Add(c.counts)
 				d.corrected.Merge(c.corrected)
 				d.uncorrected.Merge(c.uncorrected)
 				d.sendDelay.Merge(c.sendDelay)

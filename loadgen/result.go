@@ -78,7 +78,7 @@ type Progress struct {
 	AchievedRate   float64 // requests/s sent in the last interval
 	InFlight       int64
 	P99            time.Duration // corrected, last interval, all commands
-	Errors         int64         // everything but OK so far
+	Errors         int64         // Counts.Errors of every command so far (closed intervals)
 	Connected      int
 }
 
@@ -129,18 +129,40 @@ type Window struct{ Start, End time.Time }
 func (w Window) Duration() time.Duration { return max(0, w.End.Sub(w.Start)) }
 
 // Counts are a command's outcomes. Every sent request with ack ends as exactly one of
-// OK, Exceptions, Unexpected, Timeouts or Abandoned.
+// OK, Exceptions, Unexpected, Timeouts or Abandoned. The JSON keys are the result file's.
 type Counts struct {
-	Sent       uint64 // requests handed to the transport
-	NoAck      uint64 // of Sent, without ack: never timed
-	OK         uint64 // the expected reply (COMPLETE, HARTBEAT for HARTBEAT, PERFRPRT for PERFMNCE)
-	Exceptions uint64 // EXCEPTON
-	Unexpected uint64 // a reply with another command (0.2.1 echoes its request on failure)
-	Timeouts   uint64 // no reply within the timeout
-	Abandoned  uint64 // still outstanding when the run ended (interrupt or drain limit)
-	Late       uint64 // a reply after its request timed out (also counted in Timeouts)
-	Duplicates uint64 // a second reply to an answered request
-	SendErrors uint64 // the transport refused the message (e.g. disconnected)
+	Sent       uint64 `json:"sent"`        // requests handed to the transport
+	NoAck      uint64 `json:"no_ack"`      // of Sent, without ack: never timed
+	OK         uint64 `json:"ok"`          // the expected reply (protocol.Command.ExpectedReply)
+	Exceptions uint64 `json:"exceptions"`  // EXCEPTON
+	Unexpected uint64 `json:"unexpected"`  // a reply with another command (0.2.1 echoes its request on failure)
+	Timeouts   uint64 `json:"timeouts"`    // no reply within the timeout
+	Abandoned  uint64 `json:"abandoned"`   // still outstanding when the run ended (interrupt or drain limit)
+	Late       uint64 `json:"late"`        // a reply after its request timed out (also counted in Timeouts)
+	Duplicates uint64 `json:"duplicates"`  // a second reply to an answered request
+	SendErrors uint64 `json:"send_errors"` // the transport refused the message (e.g. disconnected)
+}
+
+// Errors is the number of requests that failed: Exceptions + Unexpected + Timeouts +
+// Abandoned + SendErrors. Late replies are in Timeouts already; duplicates are not
+// requests that failed, and are shown apart. The progress line and the summary both
+// count errors with it.
+func (c Counts) Errors() uint64 {
+	return c.Exceptions + c.Unexpected + c.Timeouts + c.Abandoned + c.SendErrors
+}
+
+// Add adds o to c, field by field.
+func (c *Counts) Add(o Counts) {
+	c.Sent += o.Sent
+	c.NoAck += o.NoAck
+	c.OK += o.OK
+	c.Exceptions += o.Exceptions
+	c.Unexpected += o.Unexpected
+	c.Timeouts += o.Timeouts
+	c.Abandoned += o.Abandoned
+	c.Late += o.Late
+	c.Duplicates += o.Duplicates
+	c.SendErrors += o.SendErrors
 }
 
 // CommandResult is one command's counts and histograms within a stage.

@@ -9,7 +9,8 @@ import (
 // arrivals yields one client's intended send times in an open-loop stage.
 //
 // The stage's schedule is a count axis u = Λ(t), the number of requests the whole stage
-// (all clients together) should have sent by t seconds after its start:
+// (all clients together) should have sent by t seconds after its start: the integral of
+// Open.RateAt from 0 to t, with r₀ and r₁ its values at the stage's start and end:
 //
 //	Λ(t) = r₀·t + (r₁ − r₀)·t² / (2D)   (rate rising or falling linearly from r₀ to r₁ over D)
 //	Λ(t) = r₀·t                         (constant rate)
@@ -35,9 +36,13 @@ type arrivals struct {
 // newArrivals returns client c's arrivals for an open-loop stage of clients clients.
 // requests > 0 bounds the stage by count (then dur is ignored and the rate is constant).
 func newArrivals(o *Open, dur time.Duration, requests int64, clients, c int, rng *rand.Rand) *arrivals {
+	if requests > 0 {
+		dur = 0 // bounded by count: no duration, so a constant rate
+	}
 	a := &arrivals{
-		r0:      o.Rate,
-		r1:      o.Rate,
+		r0:      o.RateAt(0, dur),
+		r1:      o.RateAt(dur, dur),
+		dur:     dur.Seconds(),
 		clients: float64(clients),
 		poisson: o.Poisson,
 		rng:     rng,
@@ -45,11 +50,6 @@ func newArrivals(o *Open, dur time.Duration, requests int64, clients, c int, rng
 	}
 	if requests > 0 {
 		a.limit = share(requests, clients, c)
-	} else {
-		a.dur = dur.Seconds()
-		if o.RampTo > 0 {
-			a.r1 = o.RampTo
-		}
 	}
 	if a.poisson {
 		a.u = a.clients * a.rng.ExpFloat64()
@@ -172,14 +172,4 @@ func (a *arrivals) remaining(t time.Duration) int64 {
 		n = a.limit - a.n
 	}
 	return n
-}
-
-// rateAt returns the stage's scheduled rate (all clients) at offset t.
-func (a *arrivals) rateAt(t time.Duration) float64 {
-	if a.dur == 0 {
-		return a.r0
-	}
-	f := t.Seconds() / a.dur
-	f = math.Max(0, math.Min(1, f))
-	return a.r0 + (a.r1-a.r0)*f
 }

@@ -137,3 +137,14 @@ func (e *engine) selfWatch(res *Result, w0 cpuWatch, gc *gcWatch) {
 	}
 	g.Bound = len(g.Reasons) > 0
 }
+
+// mergedOver merges one histogram of every command of every stage (not the warm-up).
+func mergedOver(res *Result, pick func(*CommandResult) *hdrhistogram.Histogram) *hdrhistogram.Histogram {
+	h := NewHistogram()
+	for _, s := range res.Stages {
+		for _, c := range s.Commands {
+			h.Merge(pick(c))
+		}
+	}
+	return h
+}

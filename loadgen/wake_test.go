@@ -42,7 +42,7 @@ func TestReceiverWakeups(t *testing.T) {
 			for i := range res.Stages {
 				c := sumCounts(&res.Stages[i])
 				checkBalance(t, res.Stages[i].Name, c)
-				addCounts(&all, &c)
+				all.Add(c)
 			}
 			if rep := srv.Report(); all.Timeouts != rep.Dropped.Replies {
 				t.Errorf("%d timeouts, but the broker dropped %d replies", all.Timeouts, rep.Dropped.Replies)

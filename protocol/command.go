@@ -77,3 +77,21 @@ func (c Command) Bytes() []byte {
 	}
 	return []byte(c)
 }
+
+// ExpectedReply returns the reply command that means a request succeeded: COMPLETE for
+// GROUPADD, GROUPDIS, FLUSHXXX and PRINTXXX, HARTBEAT for HARTBEAT, PERFRPRT for PERFMNCE,
+// and "" for a command a client does not send (a server-to-client command or an unknown
+// one). The reference broker answers with it; a client compares replies against it. The
+// real DMB 0.2.1 server answers only the first four so: it echoes HARTBEAT and PERFMNCE
+// unchanged, as it does every request it cannot handle.
+func (c Command) ExpectedReply() Command {
+	switch c {
+	case GroupAdd, GroupDiscard, Flush, Print:
+		return Complete
+	case Heartbeat:
+		return Heartbeat
+	case Performance:
+		return PerformanceReport
+	}
+	return ""
+}

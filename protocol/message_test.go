@@ -209,20 +209,6 @@ func TestEncoderDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func TestCommands(t *testing.T) {
-	if len(Commands) != 10 {
-		t.Fatalf("%d commands, want 10", len(Commands))
-	}
-	for _, c := range Commands {
-		if len(c) != 8 || !c.Known() || string(c.Bytes()) != string(c) {
-			t.Errorf("command %q: len %d, known %v, bytes %q", c, len(c), c.Known(), c.Bytes())
-		}
-	}
-	if Command("GROUPADX").Known() {
-		t.Error("GROUPADX is known")
-	}
-}
-
 func FuzzDecode(f *testing.F) {
 	for _, c := range malformedCases(f) {
 		f.Add(joinFrames(c.frames))

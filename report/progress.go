@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/dmbench/dmbench/internal/words"
 	"github.com/dmbench/dmbench/loadgen"
 )
 
@@ -76,7 +77,7 @@ func ProgressLine(s loadgen.Progress) string {
 	if s.TargetRate > 0 {
 		fmt.Fprintf(&b, " of %s/s", fmtRate(s.TargetRate))
 	}
-	fmt.Fprintf(&b, ", %d in flight, p99 %s, %s", s.InFlight, fmtMicros(int64(s.P99/time.Microsecond)), plural(uint64(max(s.Errors, 0)), "error", "errors"))
+	fmt.Fprintf(&b, ", %d in flight, p99 %s, %s", s.InFlight, fmtMicros(int64(s.P99/time.Microsecond)), words.Plural(max(s.Errors, 0), "error", "errors"))
 	return b.String()
 }
 

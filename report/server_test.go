@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dmbench/dmbench/protocol"
+	"github.com/dmbench/dmbench/resultfmt"
 	"github.com/dmbench/dmbench/serverview"
 )
 
@@ -79,14 +80,14 @@ func fullView(t *testing.T, edit func(v *serverview.View)) *serverview.View {
 func TestServerViewGolden(t *testing.T) {
 	tests := []struct {
 		name   string
-		result func(t *testing.T) *Result
+		result func(t *testing.T) *resultfmt.Result
 		want   []string // must appear, besides the golden comparison
 		not    []string // must not appear
 	}{
 		{
 			name: "server",
-			result: func(t *testing.T) *Result {
-				r := FromLoadgen(fullMeta(), fullRun())
+			result: func(t *testing.T) *resultfmt.Result {
+				r := resultfmt.FromLoadgen(fullMeta(), fullRun())
 				r.SetServerView(fullView(t, nil))
 				return r
 			},
@@ -104,8 +105,8 @@ func TestServerViewGolden(t *testing.T) {
 		},
 		{
 			name: "server_echo",
-			result: func(t *testing.T) *Result {
-				r := FromLoadgen(minimalMeta(), minimalRun())
+			result: func(t *testing.T) *resultfmt.Result {
+				r := resultfmt.FromLoadgen(minimalMeta(), minimalRun())
 				r.SetServerView(&serverview.View{Addr: "tcp://10.0.0.5:5557", Every: 5 * time.Second, Timeout: 2 * time.Second,
 					NoReport: serverview.EchoReason, Snapshots: []serverview.Snapshot{{
 						Label: "start", Stage: -1, At: t0.Add(-time.Millisecond), Sent: t0.Add(-time.Millisecond), Received: t0,
@@ -118,8 +119,8 @@ func TestServerViewGolden(t *testing.T) {
 		},
 		{
 			name: "server_off",
-			result: func(t *testing.T) *Result {
-				r := FromLoadgen(minimalMeta(), minimalRun())
+			result: func(t *testing.T) *resultfmt.Result {
+				r := resultfmt.FromLoadgen(minimalMeta(), minimalRun())
 				r.SetServerView(&serverview.View{NoReport: "not asked (--server-view off)"})
 				return r
 			},
@@ -127,8 +128,8 @@ func TestServerViewGolden(t *testing.T) {
 		},
 		{
 			name: "server_stopped",
-			result: func(t *testing.T) *Result {
-				r := FromLoadgen(fullMeta(), fullRun())
+			result: func(t *testing.T) *resultfmt.Result {
+				r := resultfmt.FromLoadgen(fullMeta(), fullRun())
 				r.SetServerView(fullView(t, func(v *serverview.View) {
 					v.Snapshots = v.Snapshots[:4]
 					v.Snapshots[3].Report, v.Snapshots[3].Received, v.Snapshots[3].Reply = nil, time.Time{}, ""
@@ -145,8 +146,8 @@ func TestServerViewGolden(t *testing.T) {
 		},
 		{
 			name: "server_restart",
-			result: func(t *testing.T) *Result {
-				r := FromLoadgen(fullMeta(), fullRun())
+			result: func(t *testing.T) *resultfmt.Result {
+				r := resultfmt.FromLoadgen(fullMeta(), fullRun())
 				r.SetServerView(fullView(t, func(v *serverview.View) {
 					v.Snapshots[4].Report.Instance = "beef"
 					v.Snapshots[4].Report.UptimeSeconds = 3
@@ -181,7 +182,7 @@ func TestServerViewGolden(t *testing.T) {
 
 // TestServerViewJoin checks the joined figures of fullView against fullRun's by hand.
 func TestServerViewJoin(t *testing.T) {
-	r := FromLoadgen(fullMeta(), fullRun())
+	r := resultfmt.FromLoadgen(fullMeta(), fullRun())
 	r.SetServerView(fullView(t, nil))
 	sv := r.ServerView
 	if sv.Sent != 5 || !sv.Available || len(sv.Stages) != 2 || sv.Total == nil {
@@ -195,7 +196,7 @@ func TestServerViewJoin(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		join *ServerJoin
+		join *resultfmt.ServerJoin
 		want []row
 	}{
 		// Stage 1 adds the warm-up's 4000 HARTBEAT on the client's side: 34000 sent,
@@ -237,7 +238,7 @@ func TestServerViewJoin(t *testing.T) {
 		t.Error("only the whole run from start to end is exact")
 	}
 	o := sv.OverRun
-	if o.RSSBytes == nil || *o.RSSBytes != (ServerGauge{Start: 20 << 20, End: 28 << 20, Max: 30 << 20}) {
+	if o.RSSBytes == nil || *o.RSSBytes != (resultfmt.ServerGauge{Start: 20 << 20, End: 28 << 20, Max: 30 << 20}) {
 		t.Errorf("RSS over the run %+v, want 20 MiB → 28 MiB, max 30 MiB", o.RSSBytes)
 	}
 	if o.CPUSeconds == nil || o.UptimeSeconds == nil || math.Abs(*o.CPUSeconds-17) > 1e-9 || math.Abs(*o.UptimeSeconds-55.6) > 1e-9 {
@@ -246,7 +247,7 @@ func TestServerViewJoin(t *testing.T) {
 }
 
 func TestServerViewJSON(t *testing.T) {
-	r := FromLoadgen(fullMeta(), fullRun())
+	r := resultfmt.FromLoadgen(fullMeta(), fullRun())
 	v := fullView(t, nil)
 	// What JSON cannot hold as it is: NaN, maps with keys that are not strings, bytes
 	// that are not text in a histogram's place.
@@ -260,7 +261,7 @@ func TestServerViewJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("result.json cannot hold the server view: %v", err)
 	}
-	var back Result
+	var back resultfmt.Result
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -290,36 +291,6 @@ func TestServerViewJSON(t *testing.T) {
 		t.Error("SummaryJSON stripped the caller's server view, not a copy")
 	}
 	golden(t, "summary_server.json.golden", buf.Bytes())
-}
-
-func TestJSONValue(t *testing.T) {
-	tests := []struct {
-		name string
-		in   any
-		want string // JSON
-	}{
-		{"nil", nil, "null"},
-		{"int", int64(-3), "-3"},
-		{"finite float", 1.5, "1.5"},
-		{"NaN", math.NaN(), `"NaN"`},
-		{"-Inf float32", float32(math.Inf(-1)), `"-Inf"`},
-		{"bytes", []byte("hi"), `"aGk="`},
-		{"time", time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), `"2026-01-02T02:04:05Z"`},
-		{"map with other keys", map[any]any{uint8(2): "b", true: nil}, `{"2":"b","true":null}`},
-		{"nested", map[string]any{"a": []any{math.Inf(1), map[any]any{1: 2}}}, `{"a":["+Inf",{"1":2}]}`},
-		{"unmarshalable", make(chan int), `"` + "0x"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := json.Marshal(jsonValue(tt.in))
-			if err != nil {
-				t.Fatalf("jsonValue(%v) still cannot be marshalled: %v", tt.in, err)
-			}
-			if !strings.HasPrefix(string(b), tt.want) {
-				t.Errorf("got %s, want %s", b, tt.want)
-			}
-		})
-	}
 }
 
 func TestFmtBytes(t *testing.T) {

@@ -1,14 +1,18 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/dmbench/dmbench/internal/words"
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 // SummaryOptions changes what Summary prints.
@@ -22,7 +26,7 @@ type SummaryOptions struct {
 // uncorrected latency in brackets), the server's view beside the client's when the result
 // has one (or the line saying why the server sent no report), stalls, connections, the
 // generator's own figures, and a warning when the generator could not keep up.
-func Summary(w io.Writer, r *Result, opts SummaryOptions) error {
+func Summary(w io.Writer, r *resultfmt.Result, opts SummaryOptions) error {
 	ew := &errWriter{w: w}
 	m := &r.Meta
 	printHeader(ew, m)
@@ -30,9 +34,9 @@ func Summary(w io.Writer, r *Result, opts SummaryOptions) error {
 		ew.printf("\nlatency: corrected, timed from each request's intended send (uncorrected, timed from its actual send, in brackets)\n")
 	}
 	if r.Warmup != nil {
-		var c Counts
+		var c resultfmt.Counts
 		for _, cmd := range r.Warmup.Commands {
-			c.add(cmd.Counts)
+			c.Add(cmd.Counts)
 		}
 		ew.printf("\nwarm-up: %s, %d sent, %d ok: excluded from the figures below\n", fmtDuration(r.Warmup.Duration()), c.Sent, c.OK)
 		if opts.Warmup {
@@ -58,7 +62,7 @@ func Summary(w io.Writer, r *Result, opts SummaryOptions) error {
 	return ew.err
 }
 
-func printHeader(ew *errWriter, m *Meta) {
+func printHeader(ew *errWriter, m *resultfmt.Meta) {
 	build := m.ToolVersion
 	if m.GitSHA != "" {
 		sha := m.GitSHA
@@ -71,7 +75,7 @@ func printHeader(ew *errWriter, m *Meta) {
 		}
 		build += ")"
 	}
-	ew.printf("%s %s, %s on %s (%s/%s, %d CPUs, GOMAXPROCS %d)\n", nonEmpty(m.Tool, "dmbench"), build, m.GoVersion, m.Host, m.OS, m.Arch, m.NumCPU, m.GOMAXPROCS)
+	ew.printf("%s %s, %s on %s (%s/%s, %d CPUs, GOMAXPROCS %d)\n", cmp.Or(m.Tool, "dmbench"), build, m.GoVersion, m.Host, m.OS, m.Arch, m.NumCPU, m.GOMAXPROCS)
 
 	sc := m.Scenario
 	var scDetail []string
@@ -81,7 +85,7 @@ func printHeader(ew *errWriter, m *Meta) {
 	if sc.SHA256 != "" {
 		scDetail = append(scDetail, "sha256 "+sc.SHA256[:min(12, len(sc.SHA256))])
 	}
-	ew.printf("scenario %s%s, seed %d\n", nonEmpty(sc.Name, "(unnamed)"), bracket(scDetail), m.Seed)
+	ew.printf("scenario %s%s, seed %d\n", cmp.Or(sc.Name, "(unnamed)"), bracket(scDetail), m.Seed)
 
 	t := m.Target
 	var tDetail []string
@@ -96,11 +100,11 @@ func printHeader(ew *errWriter, m *Meta) {
 	} else {
 		tDetail = append(tDetail, "external server")
 	}
-	ew.printf("target %s (%s), transport %s\n", nonEmpty(t.Address, "(none)"), strings.Join(tDetail, "; "), nonEmpty(m.Transport, "(default)"))
+	ew.printf("target %s (%s), transport %s\n", cmp.Or(t.Address, "(none)"), strings.Join(tDetail, "; "), cmp.Or(m.Transport, "(default)"))
 
 	if len(m.Labels) > 0 {
 		var kv []string
-		for _, k := range sortedKeys(m.Labels) {
+		for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
 			kv = append(kv, k+"="+m.Labels[k])
 		}
 		ew.printf("labels %s\n", strings.Join(kv, " "))
@@ -117,7 +121,7 @@ func printHeader(ew *errWriter, m *Meta) {
 	}
 }
 
-func printStage(ew *errWriter, s *StageResult, title string, runStart time.Time) {
+func printStage(ew *errWriter, s *resultfmt.StageResult, title string, runStart time.Time) {
 	at := ""
 	if !runStart.IsZero() && !s.Start.IsZero() {
 		at = " from +" + fmtDuration(s.Start.Sub(runStart))
@@ -134,7 +138,7 @@ func printStage(ew *errWriter, s *StageResult, title string, runStart time.Time)
 		ew.printf("  no requests\n")
 	}
 	if len(s.Commands) > 0 {
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+		tw := newTable(ew)
 		fmt.Fprint(tw, "  COMMAND\tSENT\tOK\tEXCEPTIONS\tUNEXPECTED\tTIMEOUTS\tSEND ERRORS\tABANDONED\tOK/S\tP50\tP90\tP99\tP99.9\tMAX\t\n")
 		for i := range s.Commands {
 			c := &s.Commands[i]
@@ -142,11 +146,11 @@ func printStage(ew *errWriter, s *StageResult, title string, runStart time.Time)
 			fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 				c.Command, n.Sent, n.OK, n.Exceptions, n.Unexpected, n.Timeouts, n.SendErrors, n.Abandoned,
 				fmtRate(c.ThroughputPerS),
-				latCell(c.Corrected, c.Uncorrected, func(l Latency) int64 { return l.P50US }),
-				latCell(c.Corrected, c.Uncorrected, func(l Latency) int64 { return l.P90US }),
-				latCell(c.Corrected, c.Uncorrected, func(l Latency) int64 { return l.P99US }),
-				latCell(c.Corrected, c.Uncorrected, func(l Latency) int64 { return l.P999US }),
-				latCell(c.Corrected, c.Uncorrected, func(l Latency) int64 { return l.MaxUS }))
+				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.P50US }),
+				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.P90US }),
+				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.P99US }),
+				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.P999US }),
+				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.MaxUS }))
 		}
 		tw.Flush()
 	}
@@ -157,10 +161,10 @@ func printStage(ew *errWriter, s *StageResult, title string, runStart time.Time)
 			notes = append(notes, fmt.Sprintf("%d of %d sent without ack, never timed", n, c.Counts.Sent))
 		}
 		if n := c.Counts.Late; n > 0 {
-			notes = append(notes, plural(n, "late reply", "late replies")+" (after the timeout, counted as timeouts)")
+			notes = append(notes, words.Plural(n, "late reply", "late replies")+" (after the timeout, counted as timeouts)")
 		}
 		if n := c.Counts.Duplicates; n > 0 {
-			notes = append(notes, plural(n, "duplicate reply", "duplicate replies"))
+			notes = append(notes, words.Plural(n, "duplicate reply", "duplicate replies"))
 		}
 		if len(notes) > 0 {
 			ew.printf("  %s: %s\n", c.Command, strings.Join(notes, "; "))
@@ -172,7 +176,7 @@ func printStage(ew *errWriter, s *StageResult, title string, runStart time.Time)
 }
 
 // latCell formats one percentile as "corrected (uncorrected)", or "-" when nothing was timed.
-func latCell(corr, unc Latency, pick func(Latency) int64) string {
+func latCell(corr, unc resultfmt.Latency, pick func(resultfmt.Latency) int64) string {
 	if corr.Count == 0 && unc.Count == 0 {
 		return "-"
 	}
@@ -186,7 +190,7 @@ func latCell(corr, unc Latency, pick func(Latency) int64) string {
 	return c + " (" + u + ")"
 }
 
-func printStalls(ew *errWriter, stalls []Stall) {
+func printStalls(ew *errWriter, stalls []resultfmt.Stall) {
 	if len(stalls) == 0 {
 		ew.printf("\nstalls: none\n")
 		return
@@ -205,7 +209,7 @@ func printStalls(ew *errWriter, stalls []Stall) {
 	}
 }
 
-func printDrain(ew *errWriter, d *Drain) {
+func printDrain(ew *errWriter, d *resultfmt.Drain) {
 	if d.Outstanding == 0 {
 		return
 	}
@@ -217,7 +221,7 @@ func printDrain(ew *errWriter, d *Drain) {
 		fmtMicros(d.WaitedUS), fmtMicros(d.LimitUS), d.Outstanding, how)
 }
 
-func printConnections(ew *errWriter, c *Connections) {
+func printConnections(ew *errWriter, c *resultfmt.Connections) {
 	ew.printf("connections: %d connected, %d failed, %d disconnects (at most %d in one interval)", c.Connected, c.ConnectFailed, c.Disconnects, c.DisconnectsMax)
 	if l := c.ConnectTime; l.Count > 0 {
 		ew.printf("; connect time p50 %s, p99 %s, max %s", fmtMicros(l.P50US), fmtMicros(l.P99US), fmtMicros(l.MaxUS))
@@ -239,7 +243,7 @@ func printConnections(ew *errWriter, c *Connections) {
 
 // fmtCauses prints counts by cause, most frequent first: "reset by the server 8, refused 3".
 func fmtCauses(m map[string]uint64) string {
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
 	parts := make([]string, len(keys))
 	for i, k := range keys {
@@ -248,7 +252,7 @@ func fmtCauses(m map[string]uint64) string {
 	return strings.Join(parts, ", ")
 }
 
-func printGenerator(ew *errWriter, r *Result) {
+func printGenerator(ew *errWriter, r *resultfmt.Result) {
 	g := &r.Generator
 	cpu := fmt.Sprintf("CPU %s", fmtDuration(time.Duration(g.CPUSeconds*float64(time.Second))))
 	if wall := r.Meta.End.Sub(r.Meta.Start).Seconds(); wall > 0 {
@@ -270,7 +274,7 @@ func printGenerator(ew *errWriter, r *Result) {
 
 // SummaryJSON prints r as indented JSON in result.json's schema, without the encoded
 // histograms and the scenario's text, which only matter to later merging and comparing.
-func SummaryJSON(w io.Writer, r *Result) error {
+func SummaryJSON(w io.Writer, r *resultfmt.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(withoutHistograms(r)); err != nil {
@@ -280,11 +284,11 @@ func SummaryJSON(w io.Writer, r *Result) error {
 }
 
 // withoutHistograms returns a copy of r without encoded histograms and scenario text.
-func withoutHistograms(r *Result) *Result {
+func withoutHistograms(r *resultfmt.Result) *resultfmt.Result {
 	out := *r
 	out.Meta.Scenario.Text = ""
-	strip := func(s StageResult) StageResult {
-		cmds := make([]CommandResult, len(s.Commands))
+	strip := func(s resultfmt.StageResult) resultfmt.StageResult {
+		cmds := make([]resultfmt.CommandResult, len(s.Commands))
 		for i, c := range s.Commands {
 			c.Corrected.Histogram, c.Uncorrected.Histogram, c.SendDelay.Histogram = "", "", ""
 			cmds[i] = c
@@ -296,106 +300,54 @@ func withoutHistograms(r *Result) *Result {
 		w := strip(*r.Warmup)
 		out.Warmup = &w
 	}
-	out.Stages = make([]StageResult, len(r.Stages))
+	out.Stages = make([]resultfmt.StageResult, len(r.Stages))
 	for i, s := range r.Stages {
 		out.Stages[i] = strip(s)
 	}
 	out.Connections.ConnectTime.Histogram = ""
-	out.ServerView = r.ServerView.withoutHistograms()
+	out.ServerView = serverViewWithoutHistograms(r.ServerView)
 	return &out
 }
 
-// fmtMicros formats a number of microseconds with three significant digits in µs, ms or s.
-func fmtMicros(v int64) string {
-	switch {
-	case v < 1000:
-		return fmt.Sprintf("%dµs", v)
-	case v < 1_000_000:
-		return sig3(float64(v)/1e3) + "ms"
-	default:
-		return sig3(float64(v)/1e6) + "s"
+// withoutHistograms returns a copy of sv without the encoded histograms of its reports
+// and joins (nil for nil), for the JSON summary.
+func serverViewWithoutHistograms(sv *resultfmt.ServerView) *resultfmt.ServerView {
+	if sv == nil {
+		return nil
 	}
-}
-
-// sig3 formats f (at least 1) with three significant digits, or as a whole number from 1000 up.
-func sig3(f float64) string {
-	switch {
-	case f < 9.995:
-		return fmt.Sprintf("%.2f", f)
-	case f < 99.95:
-		return fmt.Sprintf("%.1f", f)
-	default:
-		return fmt.Sprintf("%.0f", f)
+	out := *sv
+	out.Snapshots = make([]resultfmt.ServerSnapshot, len(sv.Snapshots))
+	for i, s := range sv.Snapshots {
+		if s.Report != nil {
+			rep := *s.Report
+			if s.Report.Commands != nil {
+				rep.Commands = make(map[string]resultfmt.ServerCommandCounts, len(s.Report.Commands))
+				for k, c := range s.Report.Commands {
+					c.ServiceTime = ""
+					rep.Commands[k] = c
+				}
+			}
+			rep.Reports.ServiceTime = ""
+			s.Report = &rep
+		}
+		out.Snapshots[i] = s
 	}
-}
-
-// fmtDuration formats a span of time: like fmtMicros below a second, in tenths of a
-// second below a minute, then as 1m30s.
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "0s"
-	case d < time.Second:
-		return fmtMicros(int64(d / time.Microsecond))
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	default:
-		return d.Round(time.Second).String()
+	strip := func(j resultfmt.ServerJoin) resultfmt.ServerJoin {
+		cmds := make([]resultfmt.ServerCommandJoin, len(j.Commands))
+		for i, c := range j.Commands {
+			c.ServiceTime.Histogram = ""
+			cmds[i] = c
+		}
+		j.Commands = cmds
+		return j
 	}
-}
-
-func fmtRate(f float64) string {
-	if f >= 100 {
-		return fmt.Sprintf("%.0f", f)
+	out.Stages = make([]resultfmt.ServerJoin, len(sv.Stages))
+	for i, j := range sv.Stages {
+		out.Stages[i] = strip(j)
 	}
-	return fmt.Sprintf("%.1f", f)
-}
-
-func plural(n uint64, one, many string) string {
-	if n == 1 {
-		return "1 " + one
+	if sv.Total != nil {
+		t := strip(*sv.Total)
+		out.Total = &t
 	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
-func nonEmpty(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
-}
-
-func bracket(parts []string) string {
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
-}
-
-// errWriter keeps the first write error and skips later writes.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = fmt.Errorf("report: printing the summary: %w", err)
-	}
-	return n, err
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	fmt.Fprintf(e, format, args...)
-}
-
-// printable returns s with control characters and invalid UTF-8 escaped as Go escapes
-// them, so that text read from a file cannot drive the terminal.
-func printable(s string) string {
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
+	return &out
 }

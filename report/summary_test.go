@@ -7,18 +7,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 func TestSummaryGolden(t *testing.T) {
 	tests := []struct {
 		name   string
-		result func() *Result
+		result func() *resultfmt.Result
 		opts   SummaryOptions
 		want   []string // must appear, besides the golden comparison
 	}{
 		{
 			name:   "full",
-			result: func() *Result { return FromLoadgen(fullMeta(), fullRun()) },
+			result: func() *resultfmt.Result { return resultfmt.FromLoadgen(fullMeta(), fullRun()) },
 			want: []string{
 				"INTERRUPTED (interrupt signal)",
 				"WARNING: the generator could not keep up: send delay p99 was 81ms",
@@ -31,18 +33,18 @@ func TestSummaryGolden(t *testing.T) {
 		},
 		{
 			name:   "full_warmup",
-			result: func() *Result { return FromLoadgen(fullMeta(), fullRun()) },
+			result: func() *resultfmt.Result { return resultfmt.FromLoadgen(fullMeta(), fullRun()) },
 			opts:   SummaryOptions{Warmup: true},
 			want:   []string{"\nwarm-up (excluded): 5.0s from +0s\n"},
 		},
 		{
 			name:   "minimal",
-			result: func() *Result { return FromLoadgen(minimalMeta(), minimalRun()) },
+			result: func() *resultfmt.Result { return resultfmt.FromLoadgen(minimalMeta(), minimalRun()) },
 			want:   []string{"external server", "stalls: none"},
 		},
 		{
 			name:   "never_ran",
-			result: func() *Result { return FromLoadgen(minimalMeta(), nil) },
+			result: func() *resultfmt.Result { return resultfmt.FromLoadgen(minimalMeta(), nil) },
 			want:   []string{"no stage ran"},
 		},
 	}
@@ -82,7 +84,7 @@ func TestSummaryNoWarningWhenNotBound(t *testing.T) {
 			m := minimalMeta()
 			m.Target.Embedded = tt.embedded
 			var buf bytes.Buffer
-			if err := Summary(&buf, FromLoadgen(m, lr), SummaryOptions{}); err != nil {
+			if err := Summary(&buf, resultfmt.FromLoadgen(m, lr), SummaryOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if got := strings.Contains(buf.String(), "WARNING: the generator could not keep up"); got != tt.warn {
@@ -98,10 +100,10 @@ func TestSummaryNoWarningWhenNotBound(t *testing.T) {
 func TestSummaryJSONGolden(t *testing.T) {
 	tests := []struct {
 		name   string
-		result func() *Result
+		result func() *resultfmt.Result
 	}{
-		{"full", func() *Result { return FromLoadgen(fullMeta(), fullRun()) }},
-		{"minimal", func() *Result { return FromLoadgen(minimalMeta(), minimalRun()) }},
+		{"full", func() *resultfmt.Result { return resultfmt.FromLoadgen(fullMeta(), fullRun()) }},
+		{"minimal", func() *resultfmt.Result { return resultfmt.FromLoadgen(minimalMeta(), minimalRun()) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,7 +118,7 @@ func TestSummaryJSONGolden(t *testing.T) {
 			if r.Stages[0].Commands[0].Corrected.Histogram == "" {
 				t.Error("SummaryJSON stripped the histograms of the caller's Result, not of a copy")
 			}
-			var back Result
+			var back resultfmt.Result
 			if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 				t.Fatalf("the JSON summary does not parse as a Result: %v", err)
 			}
@@ -140,7 +142,7 @@ func (f *failWriter) Write(p []byte) (int, error) {
 
 func TestSummaryWriteError(t *testing.T) {
 	for _, after := range []int{0, 3} {
-		err := Summary(&failWriter{after: after}, FromLoadgen(fullMeta(), fullRun()), SummaryOptions{})
+		err := Summary(&failWriter{after: after}, resultfmt.FromLoadgen(fullMeta(), fullRun()), SummaryOptions{})
 		if err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Errorf("after %d writes: err = %v, want the write error", after, err)
 		}

@@ -50,6 +50,12 @@
 // count over a time: "5000/s", "20k/s", "60/m", "1/100ms" (see ParseRate). Counts may be
 // written 1000000, 1_000_000, "1000k" or "1M".
 //
+// Parse checks a file in two parts, and reports both at the file's lines: its shape
+// (fields, types, which fields go together) as it reads it, and the load it describes
+// with loadgen.Plan.Validate on the plan it makes, so that the limits (clients, rates,
+// counts, durations, timeouts) and the rules of a load are written once, in loadgen, and
+// a scenario that Parse accepts is one that loadgen.Run accepts.
+//
 // A name generator (group, channel) is text for one fixed name, or a mapping with
 // exactly one of fixed: NAME, sequential: N, uniform: N or zipf: N, and optionally
 // s (the zipf exponent, above 1, default 1.1), prefix (default "group." or "channel.")

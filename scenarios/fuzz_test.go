@@ -8,7 +8,8 @@ import (
 )
 
 // FuzzParse checks that no input makes Parse panic, and that it returns either a
-// scenario or a non-empty ErrorList whose every problem names the file.
+// scenario whose plan loadgen accepts or a non-empty ErrorList whose every problem names
+// the file.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.yaml")
 	more, _ := filepath.Glob("bundled/*.yaml")
@@ -30,6 +31,9 @@ func FuzzParse(f *testing.F) {
 				if (st.Duration > 0) == (st.Requests > 0) || (st.Open == nil) == (st.Closed == nil) || len(st.Mix) == 0 || st.Clients < 1 {
 					t.Fatalf("accepted an invalid stage %+v", st)
 				}
+			}
+			if p := sc.Plan(); p.Validate() != nil {
+				t.Fatalf("accepted a scenario whose plan loadgen refuses: %v", p.Validate())
 			}
 			return
 		}

@@ -7,17 +7,11 @@ import "github.com/dmbench/dmbench/loadgen"
 // names shared by a stage's clients (a common sequential count) stay shared.
 func (s *Scenario) Plan() loadgen.Plan {
 	p := loadgen.Plan{Name: s.Name, Seed: s.Seed, Warmup: s.Warmup, Timeout: s.Timeout}
-	for _, st := range s.Stages {
+	for i := range s.Stages {
+		st := &s.Stages[i]
 		ls := loadgen.Stage{
 			Name: st.Name, Duration: st.Duration, Requests: st.Requests, Clients: st.Clients,
-			ConnectRate: float64(st.ConnectRate),
-		}
-		if o := st.Open; o != nil {
-			scale := 1.0
-			if o.PerClient {
-				scale = float64(st.Clients)
-			}
-			ls.Open = &loadgen.Open{Rate: float64(o.Rate) * scale, RampTo: float64(o.RampTo) * scale, Poisson: o.Arrival == Poisson}
+			ConnectRate: float64(st.ConnectRate), Open: st.open(),
 		}
 		if c := st.Closed; c != nil {
 			ls.Closed = &loadgen.Closed{InFlight: c.InFlight, Think: c.Think}
@@ -33,6 +27,20 @@ func (s *Scenario) Plan() loadgen.Plan {
 		p.Stages = append(p.Stages, ls)
 	}
 	return p
+}
+
+// open is the stage's open loop as the load engine runs it, its rates in total (per
+// client times Clients), or nil for a closed loop.
+func (st *Stage) open() *loadgen.Open {
+	o := st.Open
+	if o == nil {
+		return nil
+	}
+	scale := 1.0
+	if o.PerClient {
+		scale = float64(st.Clients)
+	}
+	return &loadgen.Open{Rate: float64(o.Rate) * scale, RampTo: float64(o.RampTo) * scale, Poisson: o.Arrival == Poisson}
 }
 
 // namers returns the per-client name factory of g, or nil when g makes no names.

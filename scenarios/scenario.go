@@ -7,27 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/protocol"
 )
 
-// Limits checked by validation. They keep a typo (an extra zero) from starting a run the
-// machine cannot hold, and keep every value within what the load engine and the wire
-// accept.
+// Limits of what a file may write beyond the plan it makes. The limits of the load
+// itself (clients, rates, counts, durations, timeouts, stages, mix entries) are
+// loadgen's: see loadgen.Plan.Validate, which Parse applies to every scenario.
 const (
-	MaxClients     = 100_000              // DEALER connections in a stage
-	MaxRate        = Rate(10_000_000)     // requests per second, total or per client
-	MaxInFlight    = 65_536               // requests in flight per client (closed loop)
-	MaxRequests    = 1_000_000_000_000    // requests in a count-bounded stage
-	MaxNames       = 1_000_000_000_000    // N of a name generator
-	MaxNameLength  = 64 << 10             // bytes a name is padded to
-	MaxWeight      = 1_000_000            // weight of a mix entry
-	MaxTimeout     = 10 * time.Minute     // request timeout
-	MaxStageLength = 24 * time.Hour       // duration of a stage
-	MaxWarmup      = time.Hour            // warm-up at the start of the first stage
-	MaxThink       = time.Hour            // think time of a closed loop
-	MaxTTL         = 365 * 24 * time.Hour // group ttl sent with GROUPADD
-	MaxStages      = 1000                 // stages in a scenario
-	MaxMix         = 1000                 // entries in a stage's mix
+	MaxNames      = 1_000_000_000_000 // N of a name generator
+	MaxNameLength = 64 << 10          // bytes a name is padded to
 )
 
 // Defaults filled in by Parse when a field is left out.
@@ -264,24 +253,6 @@ func (s *Stage) TotalWeight() int {
 	return t
 }
 
-// RateAt is the total open-loop arrival rate across the stage's clients at elapsed time
-// into the stage: Rate, or on a ramp the straight line from Rate to RampTo over the
-// stage's Duration (held at RampTo after it). It is 0 for a closed loop.
-func (s *Stage) RateAt(elapsed time.Duration) Rate {
-	if s.Open == nil {
-		return 0
-	}
-	r := s.Open.Rate
-	if s.Open.RampTo > 0 && s.Duration > 0 {
-		f := min(max(float64(elapsed)/float64(s.Duration), 0), 1)
-		r = s.Open.Rate + Rate(f)*(s.Open.RampTo-s.Open.Rate)
-	}
-	if s.Open.PerClient {
-		r *= Rate(s.Clients)
-	}
-	return r
-}
-
 // Estimate is how long a scenario is expected to take, in parts.
 type Estimate struct {
 	// Connect is the time spent opening connections at their stages' connect rates.
@@ -320,7 +291,7 @@ func (sc *Scenario) Estimate(closedLoopRate Rate) Estimate {
 		case st.Duration > 0:
 			e.Run += st.Duration
 		case st.Open != nil:
-			e.Run += seconds(float64(st.Requests) / float64(st.RateAt(0)))
+			e.Run += seconds(float64(st.Requests) / st.open().RateAt(0, st.Duration))
 		default:
 			e.Exact = false
 			if closedLoopRate > 0 {
@@ -348,10 +319,10 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // (rounded, at least 1), so a scenario whose stages all have the same count gets n
 // everywhere. Total open-loop rates stay as written; per-client rates now apply to the
 // new count. The change is recorded in Overrides. It returns an error, and changes
-// nothing, when n is not between 1 and MaxClients.
+// nothing, when n is not between 1 and loadgen.MaxClients.
 func (sc *Scenario) SetClients(n int) error {
-	if n < 1 || n > MaxClients {
-		return fmt.Errorf("scenario %s: %d clients is out of range; give between 1 and %d", sc.Name, n, MaxClients)
+	if n < 1 || n > loadgen.MaxClients {
+		return fmt.Errorf("scenario %s: %d clients is out of range; give between 1 and %d", sc.Name, n, loadgen.MaxClients)
 	}
 	most := 0
 	for _, st := range sc.Stages {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dmbench/dmbench/loadgen"
 )
 
 func TestParseRate(t *testing.T) {
@@ -140,7 +142,7 @@ func TestParseErrors(t *testing.T) {
 			`test.yaml:1:9: target: port "99999" is out of range; allowed 1 to 65534 (the signalling port, one above, must exist too)`},
 		{"per-client rate over the limit with inherited clients", "stages:\n  - {duration: 1s, clients: 20, rate: 1/s, mix: [{command: HARTBEAT}]}\n" +
 			"  - {duration: 1s, rate_per_client: 1M/s, mix: [{command: HARTBEAT}]}\n", LoadOptions{},
-			"test.yaml:3:20: stages[1].rate_per_client: 1000000/s per client × 20 clients is 20000000/s in total, above the limit of 10000000/s; lower the rate or the clients"},
+			"test.yaml:3:20: stages[1].rate_per_client: 20000000/s in total is out of range; allowed 0/s to 10000000/s (1000000/s per client × 20 clients)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,29 +200,34 @@ stages:
 	}
 }
 
-func TestRateAt(t *testing.T) {
-	ramp := Stage{Duration: 10 * time.Second, Clients: 4, Open: &OpenLoop{Rate: 100, RampTo: 300}}
-	perClient := Stage{Duration: 10 * time.Second, Clients: 4, Open: &OpenLoop{Rate: 100, RampTo: 300, PerClient: true}}
-	flat := Stage{Requests: 10, Clients: 4, Open: &OpenLoop{Rate: 100}}
-	closed := Stage{Duration: time.Second, Clients: 4, Closed: &ClosedLoop{InFlight: 1}}
+// TestPlanOpenLoop: the plan's open loop holds totals, so the rate the engine schedules
+// (loadgen's Open.RateAt, the one rate function) is per client times the clients.
+func TestPlanOpenLoop(t *testing.T) {
+	stage := func(perClient bool, arrival Arrival) Stage {
+		return Stage{Duration: 10 * time.Second, Clients: 4, Open: &OpenLoop{Rate: 100, RampTo: 300, PerClient: perClient, Arrival: arrival},
+			Mix: []Request{{Command: "HARTBEAT", Weight: 1}}}
+	}
 	tests := []struct {
 		name    string
 		st      Stage
-		elapsed time.Duration
-		want    Rate
+		want    loadgen.Open
+		midRate float64
 	}{
-		{"ramp start", ramp, 0, 100},
-		{"ramp middle", ramp, 5 * time.Second, 200},
-		{"ramp end", ramp, 10 * time.Second, 300},
-		{"ramp after end", ramp, 20 * time.Second, 300},
-		{"ramp before start", ramp, -time.Second, 100},
-		{"per client", perClient, 5 * time.Second, 800},
-		{"flat", flat, time.Hour, 100},
-		{"closed", closed, 0, 0},
+		{"in total", stage(false, Constant), loadgen.Open{Rate: 100, RampTo: 300}, 200},
+		{"per client", stage(true, Poisson), loadgen.Open{Rate: 400, RampTo: 1200, Poisson: true}, 800},
 	}
 	for _, tt := range tests {
-		if got := tt.st.RateAt(tt.elapsed); got != tt.want {
-			t.Errorf("%s: RateAt(%v) = %v, want %v", tt.name, tt.elapsed, got, tt.want)
+		sc := &Scenario{Stages: []Stage{tt.st, {Duration: time.Second, Clients: 1, Closed: &ClosedLoop{InFlight: 1}}}}
+		p := sc.Plan()
+		if got := p.Stages[0].Open; got == nil || *got != tt.want {
+			t.Errorf("%s: plan open loop %+v, want %+v", tt.name, got, tt.want)
+			continue
+		}
+		if got := p.Stages[0].Open.RateAt(5*time.Second, p.Stages[0].Duration); got != tt.midRate {
+			t.Errorf("%s: rate half way %v, want %v", tt.name, got, tt.midRate)
+		}
+		if p.Stages[1].Open != nil {
+			t.Errorf("%s: a closed loop has an open loop in the plan: %+v", tt.name, p.Stages[1].Open)
 		}
 	}
 }
@@ -276,7 +283,7 @@ func TestSetClients(t *testing.T) {
 		{"proportional", []int{8, 32, 16}, 64, []int{16, 64, 32}, false},
 		{"at least one", []int{1, 100}, 10, []int{1, 10}, false},
 		{"zero", []int{4}, 0, []int{4}, true},
-		{"too many", []int{4}, MaxClients + 1, []int{4}, true},
+		{"too many", []int{4}, loadgen.MaxClients + 1, []int{4}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,5 +356,66 @@ func TestLoad(t *testing.T) {
 	}
 	if err := Validate(good, "pipeline"); err != nil {
 		t.Errorf("Validate of valid scenarios = %v", err)
+	}
+}
+
+// TestPlanRules checks how the rules of loadgen.Plan.Validate, which Parse applies to the
+// plan a file makes, come out in a file: at the field that gave the value, once, and not
+// for a value the file already has a problem with. A file cannot write 0 where a plan
+// reads 0 as "not given"; that rule is the file's.
+func TestPlanRules(t *testing.T) {
+	const mix = "mix: [{command: HARTBEAT}]"
+	tests := []struct {
+		name string
+		src  string
+		want string // "" for a valid file
+	}{
+		// scenarios refused a rate of 0/s and loadgen ran such a stage idle: the plan's
+		// rule (rates 0 to MaxRate) wins, so a file can hold an idle stage.
+		{"an idle open loop", "stages: [{duration: 1s, clients: 1, rate: 0/s, " + mix + "}]", ""},
+		{"an idle stage bounded by count", "stages: [{requests: 10, clients: 1, rate: 0/s, " + mix + "}]",
+			"test.yaml:1:43: stages[0].rate: a stage bounded by 10 requests needs a rate above 0/s"},
+		{"a rate over the limit", "stages: [{duration: 1s, clients: 1, rate: 20M/s, " + mix + "}]",
+			"test.yaml:1:43: stages[0].rate: 20000000/s in total is out of range; allowed 0/s to 10000000/s"},
+		{"a per-client ramp over the limit, at its key", "stages: [{duration: 1s, clients: 10, rate_per_client: 1/s, ramp_to: 2M/s, " + mix + "}]",
+			"test.yaml:1:60: stages[0].ramp_to: 20000000/s in total is out of range; allowed 0/s to 10000000/s (2000000/s per client × 10 clients)"},
+		{"a negative warm-up", "warmup: -1s\nstages: [{duration: 1s, clients: 1, rate: 1/s, " + mix + "}]",
+			"test.yaml:1:9: warmup: -1s is out of range; allowed 0 to 1h0m0s"},
+		{"a stage too short", "stages: [{duration: 10us, clients: 1, rate: 1/s, " + mix + "}]",
+			"test.yaml:1:21: stages[0].duration: 10µs is out of range; allowed 1ms to 24h0m0s"},
+		{"a duration of 0", "stages: [{duration: 0s, clients: 1, rate: 1/s, " + mix + "}]",
+			"test.yaml:1:21: stages[0].duration: 0s is out of range; allowed 1ms to 24h0m0s"},
+		{"an unreadable duration is not also missing", "stages: [{duration: soon, clients: 1, rate: 1/s, " + mix + "}]",
+			`test.yaml:1:21: stages[0].duration: "soon" is not a duration (write e.g. 30s, 250ms or 1m30s)`},
+		{"a count of 0", "stages: [{requests: 0, clients: 1, rate: 1/s, " + mix + "}]",
+			"test.yaml:1:21: stages[0].requests: 0 is out of range; allowed 1 to 1000000000000"},
+		{"both bounds, one unreadable", "stages: [{duration: 1s, requests: x, clients: 1, rate: 1/s, " + mix + "}]",
+			`test.yaml:1:35: stages[0].requests: "x" is not a whole number (write e.g. 1M)`},
+		{"a ramp to 0/s", "stages: [{duration: 1s, clients: 1, rate: 1/s, ramp_to: 0/s, " + mix + "}]",
+			"test.yaml:1:57: stages[0].ramp_to: 0/s is out of range; allowed above 0/s up to 10000000/s"},
+		{"a ttl of 0s", "stages: [{duration: 1s, clients: 1, rate: 1/s, mix: [{command: GROUPADD, group: g, channel: c, ttl: 0s}]}]",
+			"test.yaml:1:101: stages[0].mix[0].ttl: 0s is out of range; allowed 1s to 8760h0m0s"},
+		{"a request timeout of 0s", "stages: [{duration: 1s, clients: 1, rate: 1/s, mix: [{command: HARTBEAT, timeout: 0s}]}]",
+			"test.yaml:1:83: stages[0].mix[0].timeout: 0s is out of range; allowed 1ms to 10m0s"},
+		{"a think time over the limit", "stages: [{duration: 1s, clients: 1, in_flight: 1, think: 2h, " + mix + "}]",
+			"test.yaml:1:58: stages[0].think: 2h0m0s is out of range; allowed 0 to 1h0m0s"},
+		{"the scenario's timeout, not every request's", "timeout: 11m\nstages: [{duration: 1s, clients: 1, rate: 1/s, mix: [{command: HARTBEAT}, {command: PRINTXXX}]}]",
+			"test.yaml:1:10: timeout: 11m0s is out of range; allowed 1ms to 10m0s"},
+		{"inherited clients, at the stage that gives them", "stages:\n  - {duration: 1s, clients: 200000, rate: 1/s, " + mix + "}\n  - {duration: 1s, rate: 1/s, " + mix + "}\n",
+			"test.yaml:2:29: stages[0].clients: 200000 is out of range; allowed 1 to 100000"},
+		{"in flight over the limit", "stages: [{duration: 1s, clients: 1, in_flight: 100000, " + mix + "}]",
+			"test.yaml:1:48: stages[0].in_flight: 100000 is out of range; allowed 1 to 65536"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("test.yaml", []byte(tt.src), LoadOptions{})
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
 	}
 }

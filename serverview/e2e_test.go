@@ -14,11 +14,12 @@ import (
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/protocol"
 	"github.com/dmbench/dmbench/report"
+	"github.com/dmbench/dmbench/resultfmt"
 	"github.com/dmbench/dmbench/serverview"
 )
 
 // End-to-end: the poller beside loadgen.Run against the embedded broker, over real
-// sockets on 127.0.0.1, joined by report.SetServerView.
+// sockets on 127.0.0.1, joined by resultfmt.Result.SetServerView.
 
 func startBroker(t *testing.T, cfg broker.Config) *broker.Server {
 	t.Helper()
@@ -50,7 +51,7 @@ func names(prefix string) func(int) loadgen.Namer {
 
 // run polls "start", runs plan with the poller's stage hook (if stageHook), stops the
 // poller and joins the two views.
-func run(t *testing.T, srv *broker.Server, plan loadgen.Plan, every time.Duration, stageHook bool) (*report.Result, *serverview.View, *loadgen.Result) {
+func run(t *testing.T, srv *broker.Server, plan loadgen.Plan, every time.Duration, stageHook bool) (*resultfmt.Result, *serverview.View, *loadgen.Result) {
 	t.Helper()
 	plan.Seed = 42
 	if plan.Timeout == 0 {
@@ -71,23 +72,23 @@ func run(t *testing.T, srv *broker.Server, plan loadgen.Plan, every time.Duratio
 		t.Fatalf("Run: %v", err)
 	}
 	v := p.Stop()
-	res := report.FromLoadgen(report.Meta{Tool: "dmbench", Target: report.Target{Address: srv.Addr(), Embedded: true}}, lr)
+	res := resultfmt.FromLoadgen(resultfmt.Meta{Tool: "dmbench", Target: resultfmt.Target{Address: srv.Addr(), Embedded: true}}, lr)
 	res.SetServerView(v)
 	return res, v, lr
 }
 
-func byCommand(j *report.ServerJoin) map[string]*report.ServerCommandJoin {
-	m := map[string]*report.ServerCommandJoin{}
+func byCommand(j *resultfmt.ServerJoin) map[string]*resultfmt.ServerCommandJoin {
+	m := map[string]*resultfmt.ServerCommandJoin{}
 	for i := range j.Commands {
 		m[j.Commands[i].Command] = &j.Commands[i]
 	}
 	return m
 }
 
-func logJoin(t *testing.T, j *report.ServerJoin) {
+func logJoin(t *testing.T, j *resultfmt.ServerJoin) {
 	t.Helper()
 	for _, c := range j.Commands {
-		s := report.ServerCounts{}
+		s := resultfmt.ServerCounts{}
 		if c.Server != nil {
 			s = *c.Server
 		}
@@ -218,7 +219,7 @@ func TestCleanRunJoinsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("result.json: %v", err)
 	}
-	var back report.Result
+	var back resultfmt.Result
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}

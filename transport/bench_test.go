@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -66,11 +65,6 @@ const benchNeedsLibzmq = "libzmq's DEALER and ROUTER are the C peer (testdata/cp
 var benchShapes = []struct{ conns, inflight int }{{1, 1}, {8, 8}, {8, 64}, {64, 64}}
 
 func benchShapeName(conns, inflight int) string { return fmt.Sprintf("%dx%d", conns, inflight) }
-
-// benchRequest is a DMB signalling request: delimiter, 16-byte id, HARTBEAT, {"ack": true}.
-func benchRequest() [][]byte {
-	return [][]byte{{}, make([]byte, 16), []byte("HARTBEAT"), {0x81, 0xa3, 'a', 'c', 'k', 0xc3}}
-}
 
 // BenchmarkMixedPairs measures every DEALER against the Go ROUTERs, each in its own
 // process (testdata/echorouter): BenchmarkMixedPairs/router=R/dealer=D/CxW. With
@@ -154,7 +148,7 @@ func benchClosedLoop(dealers []Dealer, inflight int, n int64) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := benchRequest()
+			req := dmbRequest()
 			var seq uint64
 			send := func() error {
 				seq++
@@ -295,24 +289,7 @@ func benchBuildEchoRouter(b *testing.B) string {
 // its endpoint; the benchmark's cleanup stops it.
 func benchStartEchoRouter(b *testing.B, exe string, kind Kind, fdLimit int) (*peerProcess, string) {
 	b.Helper()
-	p := &peerProcess{
-		cmd:    exec.Command(exe, "-transport", string(kind), "-fdlimit", strconv.Itoa(fdLimit)),
-		waited: make(chan error, 1),
-	}
-	p.cmd.Stderr = &p.stderr
-	var err error
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		b.Fatal(err)
-	}
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.stdout = bufio.NewReader(out)
-	if err := p.cmd.Start(); err != nil {
-		b.Fatalf("starting %s: %v", exe, err)
-	}
-	b.Cleanup(func() { p.stop(b) })
+	p := startPeerProcess(b, exec.Command(exe, "-transport", string(kind), "-fdlimit", strconv.Itoa(fdLimit)))
 	ep := p.readLine(b, 30*time.Second)
 	if !strings.HasPrefix(ep, "tcp://") {
 		b.Fatalf("echorouter printed %q, not its endpoint (stderr: %s)", ep, p.stderr.String())
@@ -364,36 +341,11 @@ func BenchmarkTenThousandConnections(b *testing.B) {
 	time.Sleep(200 * time.Millisecond) // let the router's start-up allocations settle
 	rss0 := benchProcRSS(pid)
 
-	// Connect, 64 at a time.
-	dealers := make([]Dealer, conns)
-	defer func() {
-		for _, d := range dealers {
-			if d != nil {
-				d.Close()
-			}
-		}
-	}()
-	var connectErr atomic.Value
-	sem := make(chan struct{}, 64)
-	var wg sync.WaitGroup
 	connectStart := time.Now()
-	for i := range dealers {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d, err := Dial(context.Background(), dealerKind, ep, DialOptions{ConnectTimeout: 30 * time.Second})
-			if err != nil {
-				connectErr.CompareAndSwap(nil, fmt.Errorf("DEALER %d: %w", i, err))
-				return
-			}
-			dealers[i] = d
-		}()
-	}
-	wg.Wait()
+	dealers, err := dialMany(dealerKind, ep, conns, DialOptions{ConnectTimeout: 30 * time.Second})
 	connectTime := time.Since(connectStart)
-	if err, _ := connectErr.Load().(error); err != nil {
+	defer closeDealers(dealers)
+	if err != nil {
 		b.Fatalf("connecting %d DEALERs: %v", conns, err)
 	}
 
@@ -429,6 +381,7 @@ func BenchmarkTenThousandConnections(b *testing.B) {
 		received  atomic.Int64
 		lost      atomic.Int64
 		firstLoss atomic.Value
+		wg        sync.WaitGroup
 	)
 	rcpu0 := benchProcCPU(pid)
 	cpu0 := benchSelfCPU()
@@ -438,7 +391,7 @@ func BenchmarkTenThousandConnections(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := benchRequest()
+			req := dmbRequest()
 			binary.BigEndian.PutUint32(req[1][:4], uint32(i))
 			offset := time.Duration(i) * period / time.Duration(conns)
 			for k := range perConn {

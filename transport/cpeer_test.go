@@ -10,7 +10,6 @@ package transport
 //	go test -count=1 -tags libzmq ./transport/
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -101,22 +100,7 @@ func compileCPeer() (string, error) {
 // for error messages.
 func startCPeer(tb testing.TB, args ...string) *peerProcess {
 	tb.Helper()
-	p := &peerProcess{cmd: exec.Command(buildCPeer(tb), args...), waited: make(chan error, 1)}
-	p.cmd.Stderr = &p.stderr
-	var err error
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		tb.Fatal(err)
-	}
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p.stdout = bufio.NewReaderSize(out, 1<<20)
-	if err := p.cmd.Start(); err != nil {
-		tb.Fatalf("starting the C peer %v: %v", args, err)
-	}
-	tb.Cleanup(func() { p.stop(tb) })
-	return p
+	return startPeerProcess(tb, exec.Command(buildCPeer(tb), args...))
 }
 
 // startCRouter starts the C peer's echo ROUTER on 127.0.0.1 and returns its endpoint.

@@ -17,17 +17,17 @@ import (
 //	go test -count=1 -tags libzmq ./transport/
 
 func TestLibzmqRouterInterop(t *testing.T) {
-	ztLeakCheck(t)
+	leakCheck(t)
 	_, ep := startCRouter(t)
 	for _, kind := range Kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			d := ztDial(t, kind, ep, DialOptions{})
-			for _, m := range ztMessages() {
+			d := testDial(t, kind, ep, DialOptions{})
+			for _, m := range testMessages() {
 				if err := d.Send(m.msg); err != nil {
 					t.Fatalf("%s: Send: %v", m.name, err)
 				}
-				if got := ztRecv(t, d); !ztEqual(got, m.msg) {
-					t.Fatalf("%s: the libzmq ROUTER echoed %s, want %s", m.name, ztShow(got), ztShow(m.msg))
+				if got := dealerRecv(t, d); !framesEqual(got, m.msg) {
+					t.Fatalf("%s: the libzmq ROUTER echoed %s, want %s", m.name, showFrames(got), showFrames(m.msg))
 				}
 			}
 		})
@@ -35,7 +35,7 @@ func TestLibzmqRouterInterop(t *testing.T) {
 }
 
 func TestLibzmqDealerInterop(t *testing.T) {
-	ztLeakCheck(t)
+	leakCheck(t)
 	cases := []struct {
 		name     string
 		identity string // the libzmq DEALER's ZMQ_ROUTING_ID; empty lets the ROUTER choose
@@ -46,17 +46,17 @@ func TestLibzmqDealerInterop(t *testing.T) {
 	for _, kind := range Kinds {
 		for _, c := range cases {
 			t.Run(string(kind)+"/"+c.name, func(t *testing.T) {
-				r := ztListen(t, kind, ListenOptions{})
+				r := testListen(t, kind, ListenOptions{})
 				var opts []string
 				if c.identity != "" {
 					opts = append(opts, "-i", c.identity)
 				}
 				p := startCRelay(t, r.Addr(), opts...)
-				for _, m := range ztMessages() {
+				for _, m := range testMessages() {
 					p.send(t, m.msg)
-					got := ztRouterRecv(t, r)
-					if len(got) == 0 || !ztEqual(got[1:], m.msg) {
-						t.Fatalf("%s: the %s ROUTER got %s, want [id] + %s", m.name, kind, ztShow(got), ztShow(m.msg))
+					got := routerRecv(t, r)
+					if len(got) == 0 || !framesEqual(got[1:], m.msg) {
+						t.Fatalf("%s: the %s ROUTER got %s, want [id] + %s", m.name, kind, showFrames(got), showFrames(m.msg))
 					}
 					if c.identity != "" && string(got[0]) != c.identity {
 						t.Fatalf("%s: routing id %q, want the DEALER's ZMQ_ROUTING_ID %q", m.name, got[0], c.identity)
@@ -64,8 +64,8 @@ func TestLibzmqDealerInterop(t *testing.T) {
 					if err := r.Send(got); err != nil {
 						t.Fatalf("%s: Send: %v", m.name, err)
 					}
-					if back := p.recv(t, 10*time.Second); !ztEqual(back, m.msg) {
-						t.Fatalf("%s: the libzmq DEALER got %s, want %s", m.name, ztShow(back), ztShow(m.msg))
+					if back := p.recv(t, 10*time.Second); !framesEqual(back, m.msg) {
+						t.Fatalf("%s: the libzmq DEALER got %s, want %s", m.name, showFrames(back), showFrames(m.msg))
 					}
 				}
 			})
@@ -76,7 +76,7 @@ func TestLibzmqDealerInterop(t *testing.T) {
 // TestZMQ4UnknownPeerLibzmq is TestZMQ4UnknownPeer (zmq4_test.go) with a libzmq DEALER
 // that leaves the routing id to the ROUTER.
 func TestZMQ4UnknownPeerLibzmq(t *testing.T) {
-	ztLeakCheck(t)
+	leakCheck(t)
 	ztUnknownPeer(t, func(t *testing.T, addr string) (func(), func()) {
 		p := startCRelay(t, addr)
 		return func() { p.send(t, [][]byte{[]byte("hi")}) }, func() { p.stop(t) }
@@ -84,16 +84,16 @@ func TestZMQ4UnknownPeerLibzmq(t *testing.T) {
 }
 
 func TestZMQ4IgnoresPing(t *testing.T) {
-	ztLeakCheck(t)
+	leakCheck(t)
 	// A libzmq DEALER with heartbeats sends PING commands; they must not surface as
 	// messages. (zmq4 does not answer PING, so the heartbeat timeout is set long
 	// enough for libzmq not to hang up meanwhile.)
-	r := ztListen(t, ZMQ4, ListenOptions{})
+	r := testListen(t, ZMQ4, ListenOptions{})
 	p := startCRelay(t, r.Addr(), "-H", "10", "-T", "60000")
-	ztEventually(t, "peer connected", func() bool { return r.Stats().Peers == 1 })
+	eventually(t, "peer connected", func() bool { return r.Stats().Peers == 1 })
 	time.Sleep(100 * time.Millisecond) // several PINGs
 	p.send(t, [][]byte{[]byte("data")})
-	if m := ztRouterRecv(t, r); len(m) != 2 || string(m[1]) != "data" {
-		t.Fatalf("router got %s, want [id data]", ztShow(m))
+	if m := routerRecv(t, r); len(m) != 2 || string(m[1]) != "data" {
+		t.Fatalf("router got %s, want [id data]", showFrames(m))
 	}
 }

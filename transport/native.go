@@ -59,9 +59,6 @@ import (
 
 // Errors of the native implementation beyond the shared ones in transport.go.
 var (
-	// ErrPeerError closes a connection whose peer sent a ZMTP ERROR command; the wrapped
-	// message carries the peer's reason.
-	ErrPeerError = errors.New("transport: peer sent a ZMTP ERROR command")
 	// ErrIdentityInUse closes a ROUTER connection whose peer asked for a routing id
 	// (Identity) that another connected peer already has.
 	ErrIdentityInUse = errors.New("transport: peer identity already in use by another connection")
@@ -120,10 +117,6 @@ const (
 	// nativeRouterInFlight bounds the received messages of one connection that the consumer
 	// has not yet released; a connection at the bound stops reading (TCP pushes back).
 	nativeRouterInFlight = 1024
-	// nativeWriteTimeout is ListenOptions.WriteTimeout's default.
-	nativeWriteTimeout = 10 * time.Second
-	// nativeConnectTimeout is DialOptions.ConnectTimeout's default.
-	nativeConnectTimeout = 5 * time.Second
 )
 
 // nativeReadBuf is a connection's read buffer. It starts small and doubles, up to nativeReadBufMax,
@@ -299,66 +292,60 @@ func nativeWriteAll(conn net.Conn, b []byte, timeout time.Duration, deadlineSet 
 	return nil
 }
 
-// zmtpHandshake runs the ZMTP greeting and READY exchange on conn, which must have a deadline
-// set. Our greeting and READY go out in one write, then the peer's are read through rb;
-// bytes the peer sent after its READY stay in rb. It returns what the peer's READY said.
-func zmtpHandshake(conn net.Conn, rb *nativeReadBuf, ours string, identity []byte, maxFrame uint64) (zmtpReady, error) {
+// nativeHandshake runs the ZMTP greeting and READY exchange on conn, which must have a
+// deadline set. Our greeting and READY go out in one write, then the peer's are read
+// through rb and judged by zmtpHandshake; bytes the peer sent after its READY stay in rb.
+// It returns what the peer's READY said.
+func nativeHandshake(conn net.Conn, rb *nativeReadBuf, ours string, identity []byte, maxFrame uint64) (zmtpReady, error) {
 	out := zmtpAppendGreeting(make([]byte, 0, 128))
 	out = zmtpAppendReady(out, ours, identity)
 	if _, err := conn.Write(out); err != nil {
-		return zmtpReady{}, zmtpHandshakeIOError("sending greeting", err)
+		return zmtpReady{}, nativeHandshakeIOError("sending greeting", err)
 	}
-	for rb.w-rb.r < zmtpGreetingSize {
-		if _, err := rb.fill(conn); err != nil {
-			if cerr := zmtpCheckGreeting(rb.buf[rb.r:rb.w]); cerr != nil {
-				return zmtpReady{}, cerr
-			}
-			return zmtpReady{}, zmtpHandshakeIOError(fmt.Sprintf("reading greeting (%d of 64 bytes)", rb.w-rb.r), err)
-		}
-		if err := zmtpCheckGreeting(rb.buf[rb.r:rb.w]); err != nil {
-			return zmtpReady{}, err
-		}
-	}
-	rb.r += zmtpGreetingSize
-	dec := zmtpDecoder{maxFrame: maxFrame, cmdOnly: true}
+	var hs zmtpHandshake
+	hs.init(ours, maxFrame)
+	var readErr error
 	for {
-		for rb.r < rb.w {
-			n, ev, err := dec.feed(rb.buf[rb.r:rb.w])
-			rb.r += n
-			if err != nil {
-				return zmtpReady{}, err
-			}
-			if ev != zmtpGotCommand {
-				continue
-			}
-			name, data, ok := zmtpSplitCommand(dec.cmd)
-			switch {
-			case !ok:
-				return zmtpReady{}, fmt.Errorf("%w: malformed command frame during handshake", ErrBadGreeting)
-			case string(name) == "READY":
-				info, err := zmtpParseReady(data)
-				if err != nil {
-					return info, err
-				}
-				if !zmtpCompatible(ours, strings.ToUpper(info.socketType)) {
-					return info, fmt.Errorf("%w: peer socket type %s cannot talk to a %s", ErrBadGreeting, info.socketType, ours)
-				}
-				return info, nil
-			case string(name) == "ERROR":
-				return zmtpReady{}, fmt.Errorf("%w: %q", ErrPeerError, zmtpErrorReason(data))
-			default:
-				return zmtpReady{}, fmt.Errorf("%w: command %q before READY", ErrBadGreeting, name)
-			}
+		// Bytes that came with a read error are judged first: a peer that sent a bad
+		// greeting and hung up is refused for its greeting.
+		n, done, err := hs.feed(rb.buf[rb.r:rb.w])
+		rb.r += n
+		switch {
+		case err != nil:
+			return zmtpReady{}, err
+		case done:
+			return hs.peer, nil
+		case readErr != nil && hs.got < zmtpGreetingSize:
+			return zmtpReady{}, nativeHandshakeIOError(fmt.Sprintf("reading greeting (%d of 64 bytes)", hs.got), readErr)
+		case readErr != nil:
+			return zmtpReady{}, nativeHandshakeIOError("reading READY", readErr)
 		}
-		if _, err := rb.fill(conn); err != nil {
-			return zmtpReady{}, zmtpHandshakeIOError("reading READY", err)
-		}
+		_, readErr = rb.fill(conn)
 	}
 }
 
-// zmtpHandshakeIOError names an I/O failure during the handshake: a timeout or a peer that
-// hangs up mid-handshake is a bad handshake.
-func zmtpHandshakeIOError(what string, err error) error {
+// nativeCommand handles a command frame received after the handshake: a PING is answered
+// with a PONG queued on q (pong is the connection's reusable buffer for it), an ERROR ends
+// the connection with ErrPeerError, and anything else, malformed commands included, is
+// ignored, as libzmq does.
+func nativeCommand(cmd []byte, q *nativeOutQueue, pong *[]byte) error {
+	name, data, ok := zmtpSplitCommand(cmd)
+	if !ok {
+		return nil
+	}
+	switch string(name) {
+	case "PING":
+		*pong = zmtpAppendCommand((*pong)[:0], "PONG", zmtpPingContext(data))
+		_ = q.put(nil, *pong, 0, false)
+	case "ERROR":
+		return fmt.Errorf("%w: %q", ErrPeerError, zmtpErrorReason(data))
+	}
+	return nil
+}
+
+// nativeHandshakeIOError names an I/O failure during the handshake: a timeout or a peer
+// that hangs up mid-handshake is a bad handshake.
+func nativeHandshakeIOError(what string, err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("%w: timed out %s", ErrBadGreeting, what)
 	}
@@ -383,19 +370,6 @@ func nativeHostPort(endpoint string) (string, error) {
 		host = ""
 	}
 	return net.JoinHostPort(host, port), nil
-}
-
-func nativeMaxFrame(n int64) uint64 {
-	if n <= 0 {
-		return zmtpDefaultMaxFrame
-	}
-	return uint64(n)
-}
-
-func nativeEmit(f func(Event), kind EventKind, addr string, err error) {
-	if f != nil {
-		f(Event{Kind: kind, Time: time.Now(), Addr: addr, Err: err})
-	}
 }
 
 func dialNative(ctx context.Context, addr string, opts DialOptions) (Dealer, error) {

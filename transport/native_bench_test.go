@@ -2,9 +2,6 @@ package transport
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -27,7 +24,7 @@ func nativeBenchEcho(b *testing.B, conns, inflight int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	echoDone := nativeEchoLoop(r)
+	echoDone := echoLoop(r, nil)
 	defer func() { r.Close(); <-echoDone }()
 	dealers := make([]Dealer, conns)
 	for i := range dealers {
@@ -38,71 +35,20 @@ func nativeBenchEcho(b *testing.B, conns, inflight int) {
 		defer d.Close()
 		dealers[i] = d
 	}
-	// A DMB request: delimiter, 16-byte id, command, msgpack {"ack": true}.
-	msg := [][]byte{{}, []byte("0123456789abcdef"), []byte("HARTBEAT"), {0x81, 0xa3, 'a', 'c', 'k', 0xc3}}
-	run := func(n int64) error {
-		var budget atomic.Int64
-		budget.Store(n)
-		var wg sync.WaitGroup
-		errs := make(chan error, len(dealers))
-		for _, d := range dealers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sent, received := 0, 0
-				for sent < inflight && budget.Add(-1) >= 0 {
-					if err := d.Send(msg); err != nil {
-						errs <- err
-						return
-					}
-					sent++
-				}
-				for received < sent {
-					if _, err := d.Recv(); err != nil {
-						errs <- err
-						return
-					}
-					received++
-					if budget.Add(-1) >= 0 {
-						if err := d.Send(msg); err != nil {
-							errs <- err
-							return
-						}
-						sent++
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		select {
-		case err := <-errs:
-			return err
-		default:
-			return nil
-		}
-	}
-	if err := run(int64(conns * inflight * 20)); err != nil { // warm up buffers and pools
+	// Warm up buffers and pools.
+	if err := benchClosedLoop(dealers, inflight, int64(conns*inflight*20)); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	cpu0 := nativeCPUTime()
+	cpu0 := benchSelfCPU()
 	b.ResetTimer()
 	start := time.Now()
-	if err := run(int64(b.N)); err != nil {
+	if err := benchClosedLoop(dealers, inflight, int64(b.N)); err != nil {
 		b.Fatal(err)
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu := nativeCPUTime() - cpu0
+	cpu := benchSelfCPU() - cpu0
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "rt/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/rt")
-}
-
-// nativeCPUTime is the process's user + system CPU time so far.
-func nativeCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

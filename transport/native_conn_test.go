@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -15,7 +14,7 @@ import (
 // that was waiting all along gets the reply sent after the reconnect. Without Reconnect the
 // loss is final.
 func TestNativeDealerReconnect(t *testing.T) {
-	nativeLeakCheck(t)
+	leakCheck(t)
 	tests := []struct {
 		name      string
 		reconnect bool
@@ -30,9 +29,9 @@ func TestNativeDealerReconnect(t *testing.T) {
 				t.Fatal(err)
 			}
 			addr := r1.Addr()
-			echoDone := nativeEchoLoop(r1)
-			events := newNativeEvents()
-			d := nativeDial(t, addr, DialOptions{
+			echoDone := echoLoop(r1, nil)
+			events := newEventLog()
+			d := testDial(t, Native, addr, DialOptions{
 				Reconnect: tt.reconnect, ReconnectMin: 20 * time.Millisecond, ReconnectMax: 80 * time.Millisecond,
 				OnEvent: events.add,
 			})
@@ -50,11 +49,7 @@ func TestNativeDealerReconnect(t *testing.T) {
 				defer close(recvDone)
 				for {
 					m, err := d.Recv()
-					cp := make([][]byte, len(m))
-					for i := range m {
-						cp[i] = bytes.Clone(m[i])
-					}
-					results <- result{cp, err}
+					results <- result{cloneFrames(m), err}
 					if err != nil {
 						return
 					}
@@ -85,7 +80,7 @@ func TestNativeDealerReconnect(t *testing.T) {
 			if err != nil {
 				t.Fatalf("listen again on %s: %v", addr, err)
 			}
-			echo2 := nativeEchoLoop(r2)
+			echo2 := echoLoop(r2, nil)
 			defer func() { r2.Close(); <-echo2 }()
 			events.wait(t, Connected)
 			if err := d.Send([][]byte{[]byte("after")}); err != nil {
@@ -94,7 +89,7 @@ func TestNativeDealerReconnect(t *testing.T) {
 			select {
 			case res := <-results:
 				if res.err != nil || len(res.m) != 1 || string(res.m[0]) != "after" {
-					t.Fatalf("the waiting Recv got %s, %v; want the reply sent after the reconnect", nativeDescribe(res.m), res.err)
+					t.Fatalf("the waiting Recv got %s, %v; want the reply sent after the reconnect", showFrames(res.m), res.err)
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("the Recv waiting across the reconnect got nothing")
@@ -103,31 +98,15 @@ func TestNativeDealerReconnect(t *testing.T) {
 	}
 }
 
-// nativeEchoLoop echoes on r until it is closed; the channel closes when the loop ends.
-func nativeEchoLoop(r Router) chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := r.Recv()
-			if err != nil {
-				return
-			}
-			_ = r.Send(m)
-		}
-	}()
-	return done
-}
-
 // TestNativeRecvDeadline checks ErrTimeout: with a deadline already past, with one set
 // while Recv is blocked, in the middle of a frame (the partial frame survives), and while
 // the DEALER is waiting to reconnect.
 func TestNativeRecvDeadline(t *testing.T) {
-	nativeLeakCheck(t)
-	okGreeting := append(nativeRawGreeting(3, 1, "NULL"), nativeRawReady("ROUTER", "")...)
+	leakCheck(t)
+	okGreeting := append(rawGreeting(3, 1, "NULL"), rawReady("ROUTER", "")...)
 	t.Run("deadline in the past", func(t *testing.T) {
-		r := nativeEcho(t, "tcp://127.0.0.1:0", ListenOptions{})
-		d := nativeDial(t, r.Addr(), DialOptions{})
+		r := testEcho(t, Native, ListenOptions{})
+		d := testDial(t, Native, r.Addr(), DialOptions{})
 		d.SetRecvDeadline(time.Now().Add(-time.Second))
 		if _, err := d.Recv(); !errors.Is(err, ErrTimeout) {
 			t.Fatalf("recv: %v, want ErrTimeout", err)
@@ -142,8 +121,8 @@ func TestNativeRecvDeadline(t *testing.T) {
 		}
 	})
 	t.Run("deadline set while blocked", func(t *testing.T) {
-		r := nativeEcho(t, "tcp://127.0.0.1:0", ListenOptions{})
-		d := nativeDial(t, r.Addr(), DialOptions{})
+		r := testEcho(t, Native, ListenOptions{})
+		d := testDial(t, Native, r.Addr(), DialOptions{})
 		errc := make(chan error, 1)
 		go func() { _, err := d.Recv(); errc <- err }()
 		time.Sleep(20 * time.Millisecond) // let Recv block
@@ -168,7 +147,7 @@ func TestNativeRecvDeadline(t *testing.T) {
 			c.Write([]byte{'l', 'o', '-', 'w', 'o', 'r', 'l'})
 			time.Sleep(100 * time.Millisecond)
 		})
-		d := nativeDial(t, addr, DialOptions{})
+		d := testDial(t, Native, addr, DialOptions{})
 		d.SetRecvDeadline(time.Now().Add(30 * time.Millisecond))
 		if _, err := d.Recv(); !errors.Is(err, ErrTimeout) {
 			t.Fatalf("recv of half a message: %v, want ErrTimeout", err)
@@ -177,7 +156,7 @@ func TestNativeRecvDeadline(t *testing.T) {
 		d.SetRecvDeadline(time.Now().Add(5 * time.Second))
 		m, err := d.Recv()
 		if err != nil || len(m) != 2 || len(m[0]) != 0 || string(m[1]) != "hello-worl" {
-			t.Fatalf("recv after the timeout: %s, %v; want [\"\" \"hello-worl\"]", nativeDescribe(m), err)
+			t.Fatalf("recv after the timeout: %s, %v; want [\"\" \"hello-worl\"]", showFrames(m), err)
 		}
 		wait()
 	})
@@ -186,8 +165,8 @@ func TestNativeRecvDeadline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		events := newNativeEvents()
-		d := nativeDial(t, r.Addr(), DialOptions{Reconnect: true, ReconnectMin: time.Hour, OnEvent: events.add})
+		events := newEventLog()
+		d := testDial(t, Native, r.Addr(), DialOptions{Reconnect: true, ReconnectMin: time.Hour, OnEvent: events.add})
 		r.Close()
 		d.SetRecvDeadline(time.Now().Add(100 * time.Millisecond))
 		if _, err := d.Recv(); !errors.Is(err, ErrTimeout) {
@@ -200,7 +179,7 @@ func TestNativeRecvDeadline(t *testing.T) {
 // TestNativeCloseUnblocks checks that Close wakes a blocked Recv (both sides) with
 // ErrClosed and that calls after Close return ErrClosed.
 func TestNativeCloseUnblocks(t *testing.T) {
-	nativeLeakCheck(t)
+	leakCheck(t)
 	r, err := Listen(Native, "tcp://127.0.0.1:0", ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -244,10 +223,10 @@ func TestNativeCloseUnblocks(t *testing.T) {
 // TestNativeRoundTripNoAllocs checks that a round trip (deadline, send, the router's
 // receive and echo, receive) allocates nothing once buffers have grown.
 func TestNativeRoundTripNoAllocs(t *testing.T) {
-	nativeLeakCheck(t)
-	r := nativeEcho(t, "tcp://127.0.0.1:0", ListenOptions{})
-	d := nativeDial(t, r.Addr(), DialOptions{})
-	msg := [][]byte{{}, []byte("0123456789abcdef"), []byte("HARTBEAT"), {0x81, 0xa3, 'a', 'c', 'k', 0xc3}}
+	leakCheck(t)
+	r := testEcho(t, Native, ListenOptions{})
+	d := testDial(t, Native, r.Addr(), DialOptions{})
+	msg := dmbRequest()
 	var failed error
 	roundTrip := func() {
 		if err := d.SetRecvDeadline(time.Now().Add(5 * time.Second)); err != nil {
@@ -277,7 +256,7 @@ func TestNativeRoundTripNoAllocs(t *testing.T) {
 // event: nothing listening, a server that never speaks (ConnectTimeout), a cancelled
 // context, and a malformed endpoint.
 func TestNativeDialFailures(t *testing.T) {
-	nativeLeakCheck(t)
+	leakCheck(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +282,7 @@ func TestNativeDialFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			events := newNativeEvents()
+			events := newEventLog()
 			d, err := Dial(tt.ctx, Native, tt.addr, DialOptions{ConnectTimeout: tt.timeout, OnEvent: events.add})
 			if err == nil {
 				d.Close()

@@ -6,40 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// nativeWaitStat polls the router's stats until errName has been counted want times.
-func nativeWaitStat(t *testing.T, r Router, name string, want uint64) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := r.Stats().ConnErrors[name]
-		if got == want {
-			return
-		}
-		if got > want || time.Now().After(deadline) {
-			t.Fatalf("ConnErrors[%q] = %d, want %d (all: %v)", name, got, want, r.Stats().ConnErrors)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // TestNativeRouterHostileInputs sends each kind of bad input to a native ROUTER and checks
 // that the connection is closed with its named error, counted in Stats and reported in an
 // event, while a well-behaved client keeps being served.
 func TestNativeRouterHostileInputs(t *testing.T) {
-	nativeLeakCheck(t)
-	events := newNativeEvents()
-	r := nativeEcho(t, "tcp://127.0.0.1:0", ListenOptions{
+	leakCheck(t)
+	events := newEventLog()
+	r := testEcho(t, Native, ListenOptions{
 		MaxFrameSize: 1024,
 		WriteTimeout: 300 * time.Millisecond, // also the handshake limit
 		OnEvent:      events.add,
 	})
-	good := nativeDealerClient{nativeDial(t, r.Addr(), DialOptions{})}
+	good := nativeDealerClient{testDial(t, Native, r.Addr(), DialOptions{})}
 	roundTrip := func(t *testing.T) {
 		t.Helper()
 		msg := [][]byte{{}, []byte("still served")}
@@ -47,14 +30,11 @@ func TestNativeRouterHostileInputs(t *testing.T) {
 			t.Fatalf("good client send: %v", err)
 		}
 		got, err := good.recv()
-		if err != nil || !nativeFramesEqual(got, msg) {
-			t.Fatalf("good client round trip: %s, %v", nativeDescribe(got), err)
+		if err != nil || !framesEqual(got, msg) {
+			t.Fatalf("good client round trip: %s, %v", showFrames(got), err)
 		}
 	}
 	handshaken := func(p *nativeRaw) { p.handshake("DEALER", "") }
-	long := func(flags byte, size uint64) []byte {
-		return binary.BigEndian.AppendUint64([]byte{flags | 0x02}, size)
-	}
 	var holder *nativeRaw // keeps the first "dup" identity connected
 	parent := t
 	tests := []struct {
@@ -67,28 +47,28 @@ func TestNativeRouterHostileInputs(t *testing.T) {
 			p.write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 		}, ErrBadGreeting, ConnectFailed},
 		{"ZMTP 2.0 peer", func(t *testing.T, p *nativeRaw) {
-			p.write(nativeRawGreeting(1, 0, "NULL"))
+			p.write(rawGreeting(1, 0, "NULL"))
 		}, ErrBadGreeting, ConnectFailed},
 		{"PLAIN mechanism", func(t *testing.T, p *nativeRaw) {
-			p.write(nativeRawGreeting(3, 1, "PLAIN"))
+			p.write(rawGreeting(3, 1, "PLAIN"))
 		}, ErrBadGreeting, ConnectFailed},
 		{"incompatible socket type", func(t *testing.T, p *nativeRaw) {
-			p.write(append(nativeRawGreeting(3, 1, "NULL"), nativeRawReady("PUB", "")...))
+			p.write(append(rawGreeting(3, 1, "NULL"), rawReady("PUB", "")...))
 		}, ErrBadGreeting, ConnectFailed},
 		{"message before READY", func(t *testing.T, p *nativeRaw) {
-			p.write(append(nativeRawGreeting(3, 1, "NULL"), 0x00, 0x02, 'h', 'i'))
+			p.write(append(rawGreeting(3, 1, "NULL"), 0x00, 0x02, 'h', 'i'))
 		}, ErrBadGreeting, ConnectFailed},
 		{"silent peer (handshake timeout)", func(t *testing.T, p *nativeRaw) {}, ErrBadGreeting, ConnectFailed},
 		{"ERROR during handshake", func(t *testing.T, p *nativeRaw) {
-			p.write(append(nativeRawGreeting(3, 1, "NULL"), 0x04, 10, 5, 'E', 'R', 'R', 'O', 'R', 3, 'b', 'y', 'e'))
+			p.write(append(rawGreeting(3, 1, "NULL"), 0x04, 10, 5, 'E', 'R', 'R', 'O', 'R', 3, 'b', 'y', 'e'))
 		}, ErrPeerError, ConnectFailed},
 		{"frame above MaxFrameSize", func(t *testing.T, p *nativeRaw) {
 			handshaken(p)
-			p.write(long(0, 1<<20))
+			p.write(rawLongHeader(0, 1<<20))
 		}, ErrFrameTooLarge, Disconnected},
 		{"frame size of 2^64-1", func(t *testing.T, p *nativeRaw) {
 			handshaken(p)
-			p.write(long(0x01, ^uint64(0)))
+			p.write(rawLongHeader(0x01, ^uint64(0)))
 		}, ErrFrameTooLarge, Disconnected},
 		{"truncated frame", func(t *testing.T, p *nativeRaw) {
 			handshaken(p)
@@ -109,12 +89,7 @@ func TestNativeRouterHostileInputs(t *testing.T) {
 			holder.handshake("DEALER", "dup")
 			// The router sends its READY before it reads ours: wait until the holder
 			// has joined, so that the second connection is the one refused.
-			for deadline := time.Now().Add(5 * time.Second); r.Stats().Peers != 2; {
-				if time.Now().After(deadline) {
-					t.Fatalf("the first %q connection never joined: %+v", "dup", r.Stats())
-				}
-				time.Sleep(time.Millisecond)
-			}
+			eventually(t, `the first "dup" connection joining`, func() bool { return r.Stats().Peers == 2 })
 			p.handshake("DEALER", "dup")
 		}, ErrIdentityInUse, ConnectFailed},
 	}
@@ -127,7 +102,7 @@ func TestNativeRouterHostileInputs(t *testing.T) {
 			if err := p.closedByPeer(); err != nil {
 				t.Fatalf("router did not close the connection: %v", err)
 			}
-			nativeWaitStat(t, r, name, before+1)
+			waitConnErrors(t, r, name, before+1, 5*time.Second)
 			if !events.has(tt.event, tt.want) {
 				t.Fatalf("no %v event with %v", tt.event, tt.want)
 			}
@@ -199,8 +174,8 @@ func ioReadFull(c net.Conn, b []byte) (int, error) {
 // checks each failure is named: in Dial's error, or in the Disconnected event after which
 // Recv and Send return ErrDisconnected.
 func TestNativeDealerHostileServers(t *testing.T) {
-	nativeLeakCheck(t)
-	okGreeting := append(nativeRawGreeting(3, 1, "NULL"), nativeRawReady("ROUTER", "")...)
+	leakCheck(t)
+	okGreeting := append(rawGreeting(3, 1, "NULL"), rawReady("ROUTER", "")...)
 	tests := []struct {
 		name     string
 		script   func(c net.Conn)
@@ -208,12 +183,12 @@ func TestNativeDealerHostileServers(t *testing.T) {
 		eventErr error // otherwise the Disconnected event's error
 	}{
 		{"not ZMTP", func(c net.Conn) { c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n")) }, ErrBadGreeting, nil},
-		{"CURVE mechanism", func(c net.Conn) { c.Write(nativeRawGreeting(3, 1, "CURVE")) }, ErrBadGreeting, nil},
+		{"CURVE mechanism", func(c net.Conn) { c.Write(rawGreeting(3, 1, "CURVE")) }, ErrBadGreeting, nil},
 		{"PUB socket", func(c net.Conn) {
-			c.Write(append(nativeRawGreeting(3, 0, "NULL"), nativeRawReady("PUB", "")...))
+			c.Write(append(rawGreeting(3, 0, "NULL"), rawReady("PUB", "")...))
 		}, ErrBadGreeting, nil},
 		{"ERROR instead of READY", func(c net.Conn) {
-			c.Write(append(nativeRawGreeting(3, 1, "NULL"), 0x04, 12, 5, 'E', 'R', 'R', 'O', 'R', 5, 'n', 'o', 'p', 'e', '!'))
+			c.Write(append(rawGreeting(3, 1, "NULL"), 0x04, 12, 5, 'E', 'R', 'R', 'O', 'R', 5, 'n', 'o', 'p', 'e', '!'))
 			time.Sleep(50 * time.Millisecond)
 		}, ErrPeerError, nil},
 		{"closes during greeting", func(c net.Conn) { c.Write([]byte{0xFF, 0, 0}) }, ErrBadGreeting, nil},
@@ -237,7 +212,7 @@ func TestNativeDealerHostileServers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			events := newNativeEvents()
+			events := newEventLog()
 			addr, wait := nativeRawServer(t, tt.script)
 			d, err := Dial(t.Context(), Native, addr, DialOptions{MaxFrameSize: 1024, OnEvent: events.add, ConnectTimeout: 2 * time.Second})
 			if tt.dialErr != nil {
@@ -273,35 +248,26 @@ func TestNativeDealerHostileServers(t *testing.T) {
 // that sends to the stuck peer are refused rather than queued without bound, and that the
 // stuck peer is finally closed with ErrSlowPeer.
 func TestNativeSlowPeerDoesNotDelayOthers(t *testing.T) {
-	nativeLeakCheck(t)
+	leakCheck(t)
 	const writeTimeout = 1500 * time.Millisecond
-	events := newNativeEvents()
+	events := newEventLog()
 	r, err := listenNativeRouter("tcp://127.0.0.1:0", ListenOptions{WriteTimeout: writeTimeout, OnEvent: events.add})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.queueLimit = 64 << 10 // full after the kernel's buffers and 64 KiB more
 	var refused atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			m, err := r.Recv()
-			if err != nil {
-				return
-			}
-			if err := r.Send(m); errors.Is(err, ErrSlowPeer) {
-				refused.Add(1)
-			}
+	echoed := echoLoop(r, func(err error) {
+		if errors.Is(err, ErrSlowPeer) {
+			refused.Add(1)
 		}
-	}()
-	defer func() { r.Close(); wg.Wait() }()
+	})
+	defer func() { r.Close(); <-echoed }()
 
 	slow := nativeRawDial(t, r.Addr())
 	slow.handshake("DEALER", "slow")
 	big := bytes.Repeat([]byte{'s'}, 1<<20)
-	frame := append(binary.BigEndian.AppendUint64([]byte{0x02}, uint64(len(big))), big...)
+	frame := append(rawLongHeader(0, uint64(len(big))), big...)
 	start := time.Now()
 	writeDone := make(chan error, 1)
 	go func() {
@@ -315,31 +281,25 @@ func TestNativeSlowPeerDoesNotDelayOthers(t *testing.T) {
 		}
 		writeDone <- nil
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for refused.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the router never refused a send to the peer that does not read (stats %+v)", r.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "the router refusing a send to the peer that does not read", func() bool { return refused.Load() > 0 })
 
 	t.Logf("sends refused after %v", time.Since(start))
 	name := ErrSlowPeer.Error()
-	good := nativeDealerClient{nativeDial(t, r.Addr(), DialOptions{})}
+	good := nativeDealerClient{testDial(t, Native, r.Addr(), DialOptions{})}
 	for i := range 50 {
 		msg := [][]byte{{}, []byte(fmt.Sprint(i))}
 		if err := good.send(msg); err != nil {
 			t.Fatalf("good send %d: %v", i, err)
 		}
-		if got, err := good.recv(); err != nil || !nativeFramesEqual(got, msg) {
-			t.Fatalf("good round trip %d: %s, %v", i, nativeDescribe(got), err)
+		if got, err := good.recv(); err != nil || !framesEqual(got, msg) {
+			t.Fatalf("good round trip %d: %s, %v", i, showFrames(got), err)
 		}
 	}
 	if n := r.Stats().ConnErrors[name]; n != 0 {
 		t.Fatalf("the slow peer was closed before the good peer finished (machine too slow for a %v write timeout?)", writeTimeout)
 	}
 	t.Logf("good peer done after %v", time.Since(start))
-	nativeWaitStatWithin(t, r, name, 1, 2*writeTimeout+5*time.Second)
+	waitConnErrors(t, r, name, 1, 2*writeTimeout+5*time.Second)
 	t.Logf("slow peer closed after %v", time.Since(start))
 	if !events.has(Disconnected, ErrSlowPeer) {
 		t.Fatal("no Disconnected event with ErrSlowPeer")
@@ -347,16 +307,5 @@ func TestNativeSlowPeerDoesNotDelayOthers(t *testing.T) {
 	<-writeDone // finished, or cut off by the close
 	if err := r.Send([][]byte{[]byte("slow"), []byte("x")}); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatalf("send to the closed slow peer: %v, want ErrUnknownPeer", err)
-	}
-}
-
-func nativeWaitStatWithin(t *testing.T, r Router, name string, want uint64, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for r.Stats().ConnErrors[name] != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("ConnErrors[%q] = %d after %v, want %d", name, r.Stats().ConnErrors[name], within, want)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

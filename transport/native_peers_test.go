@@ -34,26 +34,18 @@ func TestNativeRouterManyPeers(t *testing.T) {
 		nativePeersClients(t, addr, *nativePeers, *nativePeerSeconds)
 		return
 	}
-	nativeLeakCheck(t)
+	leakCheck(t)
 	peers, seconds := *nativePeers, *nativePeerSeconds
 	r, err := Listen(Native, "tcp://127.0.0.1:0", ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var echoed atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := r.Recv()
-			if err != nil {
-				return
-			}
-			if err := r.Send(m); err == nil {
-				echoed.Add(1)
-			}
+	done := echoLoop(r, func(err error) {
+		if err == nil {
+			echoed.Add(1)
 		}
-	}()
+	})
 	defer func() { r.Close(); <-done }()
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(seconds)*time.Second+2*time.Minute)
@@ -107,7 +99,13 @@ func nativeLastLine(s, prefix string) string {
 // nativePeersClients is the child process's part: it opens every connection first, then
 // has each send one message a second, spread evenly over the second, and checks replies.
 func nativePeersClients(t *testing.T, addr string, peers, seconds int) {
-	dealers := make([]Dealer, peers)
+	start := time.Now()
+	dealers, err := dialMany(Native, addr, peers, DialOptions{ConnectTimeout: 30 * time.Second})
+	connected := time.Since(start)
+	defer closeDealers(dealers)
+	if err != nil {
+		t.Fatalf("connecting %d dealers: %v", peers, err)
+	}
 	var errMu sync.Mutex
 	var firstErr error
 	keep := func(err error) {
@@ -117,35 +115,7 @@ func nativePeersClients(t *testing.T, addr string, peers, seconds int) {
 		}
 		errMu.Unlock()
 	}
-	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range dealers {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d, err := Dial(context.Background(), Native, addr, DialOptions{ConnectTimeout: 30 * time.Second})
-			if err != nil {
-				keep(fmt.Errorf("dealer %d: %w", i, err))
-				return
-			}
-			dealers[i] = d
-		}()
-	}
-	wg.Wait()
-	connected := time.Since(start)
-	defer func() {
-		for _, d := range dealers {
-			if d != nil {
-				d.Close()
-			}
-		}
-	}()
-	if firstErr != nil {
-		t.Fatalf("connecting %d dealers: %v", peers, firstErr)
-	}
 
 	var replies, failures atomic.Int64
 	begin := time.Now().Add(100 * time.Millisecond)
@@ -164,8 +134,8 @@ func nativePeersClients(t *testing.T, addr string, peers, seconds int) {
 					_ = d.SetRecvDeadline(time.Now().Add(20 * time.Second))
 					m, err = d.Recv()
 				}
-				if err == nil && !nativeFramesEqual(m, msg) {
-					err = fmt.Errorf("got %s, want %s", nativeDescribe(m), nativeDescribe(msg))
+				if err == nil && !framesEqual(m, msg) {
+					err = fmt.Errorf("got %s, want %s", showFrames(m), showFrames(msg))
 				}
 				if err != nil {
 					failures.Add(1)

@@ -7,130 +7,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
-	"go.uber.org/goleak"
 )
-
-// nativeLeakCheck fails the test if it leaves goroutines behind. It runs after every
-// cleanup the test registers later (cleanups run last-in, first-out).
-func nativeLeakCheck(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// nativeEvents collects connection events.
-type nativeEvents struct {
-	mu     sync.Mutex
-	events []Event
-	ch     chan Event
-}
-
-func newNativeEvents() *nativeEvents { return &nativeEvents{ch: make(chan Event, 1024)} }
-
-func (e *nativeEvents) add(ev Event) {
-	e.mu.Lock()
-	e.events = append(e.events, ev)
-	e.mu.Unlock()
-	select {
-	case e.ch <- ev:
-	default:
-	}
-}
-
-// wait returns the next event of kind (skipping others), or fails after 5 s.
-func (e *nativeEvents) wait(t *testing.T, kind EventKind) Event {
-	t.Helper()
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case ev := <-e.ch:
-			if ev.Kind == kind {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %v event within 5 s", kind)
-		}
-	}
-}
-
-// count returns how many events of kind were seen.
-func (e *nativeEvents) count(kind EventKind) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.events {
-		if ev.Kind == kind {
-			n++
-		}
-	}
-	return n
-}
-
-// has reports whether an event of kind with an error matching target was seen.
-func (e *nativeEvents) has(kind EventKind, target error) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, ev := range e.events {
-		if ev.Kind == kind && errors.Is(ev.Err, target) {
-			return true
-		}
-	}
-	return false
-}
-
-// nativeEcho listens with a native ROUTER and echoes every message until the test ends.
-func nativeEcho(t *testing.T, addr string, opts ListenOptions) Router {
-	t.Helper()
-	r, err := Listen(Native, addr, opts)
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := r.Recv()
-			if err != nil {
-				return
-			}
-			_ = r.Send(m)
-		}
-	}()
-	t.Cleanup(func() {
-		r.Close()
-		<-done
-	})
-	return r
-}
 
 // zmq4Echo listens with the zmq4 library's ROUTER and echoes every message.
 func zmq4Echo(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := zmq4.NewRouter(ctx, zmq4.WithLogger(nativeDiscardLog()))
+	r := zmq4.NewRouter(ctx, zmq4.WithLogger(zmq4DiscardLogger))
 	if err := r.Listen("tcp://127.0.0.1:0"); err != nil {
 		cancel()
 		t.Fatalf("zmq4 listen: %v", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := r.Recv()
-			if err != nil {
-				return
-			}
-			_ = r.Send(m)
-		}
-	}()
+	done := echoLoop(zmq4BareRouter{r}, nil)
 	t.Cleanup(func() {
 		cancel()
 		r.Close()
@@ -138,6 +32,16 @@ func zmq4Echo(t *testing.T) string {
 	})
 	return "tcp://" + r.Addr().String()
 }
+
+// zmq4BareRouter is the zmq4 library's ROUTER socket seen as an echoer.
+type zmq4BareRouter struct{ s zmq4.Socket }
+
+func (r zmq4BareRouter) Recv() ([][]byte, error) {
+	m, err := r.s.Recv()
+	return m.Frames, err
+}
+
+func (r zmq4BareRouter) Send(msg [][]byte) error { return r.s.Send(zmq4.NewMsgFrom(msg...)) }
 
 // nativeClient is the DEALER side of an interop test.
 type nativeClient interface {
@@ -173,20 +77,10 @@ func (c zmq4DealerClient) recv() ([][]byte, error) {
 	}
 }
 
-func nativeDial(t *testing.T, addr string, opts DialOptions) Dealer {
-	t.Helper()
-	d, err := Dial(context.Background(), Native, addr, opts)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 func zmq4Dial(t *testing.T, addr string, opts ...zmq4.Option) zmq4.Socket {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := zmq4.NewDealer(ctx, append(opts, zmq4.WithLogger(nativeDiscardLog()))...)
+	s := zmq4.NewDealer(ctx, append(opts, zmq4.WithLogger(zmq4DiscardLogger))...)
 	if err := s.Dial(addr); err != nil {
 		cancel()
 		t.Fatalf("zmq4 dial %s: %v", addr, err)
@@ -198,78 +92,42 @@ func zmq4Dial(t *testing.T, addr string, opts ...zmq4.Option) zmq4.Socket {
 	return s
 }
 
-func nativeFramesEqual(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func nativeDescribe(m [][]byte) string {
-	var parts []string
-	for _, f := range m {
-		if len(f) > 24 {
-			parts = append(parts, fmt.Sprintf("%q...(%d bytes)", f[:24], len(f)))
-		} else {
-			parts = append(parts, fmt.Sprintf("%q", f))
-		}
-	}
-	return "[" + strings.Join(parts, " ") + "]"
-}
-
-var nativeTestMessages = []struct {
-	name   string
-	frames [][]byte
-}{
-	{"dmb request with envelope", [][]byte{{}, []byte("0123456789abcdef"), []byte("GROUPADD"), {0x82, 0xa3, 'a', 'c', 'k', 0xc3, 0xa1, 'g', 0xa1, 'x'}}},
-	{"routing envelope of two hops", [][]byte{[]byte("hop-1"), []byte("hop-2"), {}, []byte("body")}},
-	{"empty frames", [][]byte{{}, {}, {}}},
-	{"one byte", [][]byte{{'x'}}},
-	{"255 and 256 bytes", [][]byte{bytes.Repeat([]byte{'s'}, 255), bytes.Repeat([]byte{'l'}, 256)}},
-	{"1 MiB frame", [][]byte{[]byte("big"), bytes.Repeat([]byte{0xAB, 0xCD}, 1<<19)}},
-}
-
 // TestNativeInterop sends every test message through each pairing of the native
 // implementation with itself and with the zmq4 library, and checks the echo.
 func TestNativeInterop(t *testing.T) {
-	nativeLeakCheck(t)
+	leakCheck(t)
 	pairs := []struct {
 		name   string
 		server func(t *testing.T) string
 		client func(t *testing.T, addr string) nativeClient
 	}{
 		{"native dealer to native router",
-			func(t *testing.T) string { return nativeEcho(t, "tcp://127.0.0.1:0", ListenOptions{}).Addr() },
+			func(t *testing.T) string { return testEcho(t, Native, ListenOptions{}).Addr() },
 			func(t *testing.T, addr string) nativeClient {
-				return nativeDealerClient{nativeDial(t, addr, DialOptions{})}
+				return nativeDealerClient{testDial(t, Native, addr, DialOptions{})}
 			}},
 		{"native dealer to zmq4 router",
 			zmq4Echo,
 			func(t *testing.T, addr string) nativeClient {
-				return nativeDealerClient{nativeDial(t, addr, DialOptions{})}
+				return nativeDealerClient{testDial(t, Native, addr, DialOptions{})}
 			}},
 		{"zmq4 dealer to native router",
-			func(t *testing.T) string { return nativeEcho(t, "tcp://127.0.0.1:0", ListenOptions{}).Addr() },
+			func(t *testing.T) string { return testEcho(t, Native, ListenOptions{}).Addr() },
 			func(t *testing.T, addr string) nativeClient { return zmq4DealerClient{zmq4Dial(t, addr)} }},
 	}
 	for _, p := range pairs {
 		t.Run(p.name, func(t *testing.T) {
 			c := p.client(t, p.server(t))
-			for _, m := range nativeTestMessages {
-				if err := c.send(m.frames); err != nil {
+			for _, m := range testMessages() {
+				if err := c.send(m.msg); err != nil {
 					t.Fatalf("%s: send: %v", m.name, err)
 				}
 				got, err := c.recv()
 				if err != nil {
 					t.Fatalf("%s: recv: %v", m.name, err)
 				}
-				if !nativeFramesEqual(got, m.frames) {
-					t.Fatalf("%s: echo is %s, sent %s", m.name, nativeDescribe(got), nativeDescribe(m.frames))
+				if !framesEqual(got, m.msg) {
+					t.Fatalf("%s: echo is %s, sent %s", m.name, showFrames(got), showFrames(m.msg))
 				}
 			}
 			// Pipelined: many messages queued before any reply is read.
@@ -284,58 +142,28 @@ func TestNativeInterop(t *testing.T) {
 				if err != nil {
 					t.Fatalf("pipelined recv %d: %v", i, err)
 				}
-				if want := [][]byte{{}, []byte(fmt.Sprint(i))}; !nativeFramesEqual(got, want) {
-					t.Fatalf("pipelined reply %d is %s, want %s (order lost?)", i, nativeDescribe(got), nativeDescribe(want))
+				if want := [][]byte{{}, []byte(fmt.Sprint(i))}; !framesEqual(got, want) {
+					t.Fatalf("pipelined reply %d is %s, want %s (order lost?)", i, showFrames(got), showFrames(want))
 				}
 			}
 		})
 	}
 }
 
-// nativeRouterRecv receives one message with a timeout and returns a copy.
-func nativeRouterRecv(t *testing.T, r Router) [][]byte {
-	t.Helper()
-	type result struct {
-		m   [][]byte
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		m, err := r.Recv()
-		cp := make([][]byte, len(m))
-		for i := range m {
-			cp[i] = bytes.Clone(m[i])
-		}
-		ch <- result{cp, err}
-	}()
-	select {
-	case res := <-ch:
-		if res.err != nil {
-			t.Fatalf("router recv: %v", res.err)
-		}
-		return res.m
-	case <-time.After(5 * time.Second):
-		r.Close()
-		<-ch
-		t.Fatalf("router received nothing within 5 s")
-	}
-	return nil
-}
-
 // TestNativeRouterRoutingIDs checks routing ids: libzmq-style generated ids (a zero byte
 // then a big-endian counter) for peers without an identity, the peer's own Identity
 // otherwise, replies routed to the right peer, and unknown ids refused and counted.
 func TestNativeRouterRoutingIDs(t *testing.T) {
-	nativeLeakCheck(t)
+	leakCheck(t)
 	r, err := Listen(Native, "tcp://127.0.0.1:0", ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
 
-	anon1 := nativeDial(t, r.Addr(), DialOptions{})
-	anon2 := nativeDial(t, r.Addr(), DialOptions{})
-	alice := nativeDial(t, r.Addr(), DialOptions{Identity: []byte("alice")})
+	anon1 := testDial(t, Native, r.Addr(), DialOptions{})
+	anon2 := testDial(t, Native, r.Addr(), DialOptions{})
+	alice := testDial(t, Native, r.Addr(), DialOptions{Identity: []byte("alice")})
 	bob := zmq4Dial(t, r.Addr(), zmq4.WithID(zmq4.SocketIdentity("bob")))
 
 	clients := []struct {
@@ -368,9 +196,9 @@ func TestNativeRouterRoutingIDs(t *testing.T) {
 		if err := c.c.send([][]byte{[]byte(c.name)}); err != nil {
 			t.Fatalf("%s: send: %v", c.name, err)
 		}
-		m := nativeRouterRecv(t, r)
+		m := routerRecv(t, r)
 		if len(m) != 2 || string(m[1]) != c.name {
-			t.Fatalf("%s: router got %s", c.name, nativeDescribe(m))
+			t.Fatalf("%s: router got %s", c.name, showFrames(m))
 		}
 		ids[i] = m[0]
 		if c.id != nil {
@@ -395,7 +223,7 @@ func TestNativeRouterRoutingIDs(t *testing.T) {
 			t.Fatalf("%s: recv: %v", c.name, err)
 		}
 		if want := "reply to " + c.name; len(m) != 1 || string(m[0]) != want {
-			t.Fatalf("%s got %s, want [%q]", c.name, nativeDescribe(m), want)
+			t.Fatalf("%s got %s, want [%q]", c.name, showFrames(m), want)
 		}
 	}
 	if st := r.Stats(); st.Peers != 4 || st.Accepted != 4 {
@@ -426,32 +254,6 @@ func nativeRawDial(t *testing.T, addr string) *nativeRaw {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &nativeRaw{t: t, conn: conn}
-}
-
-// greeting is a hand-built ZMTP 3.1 NULL greeting with the given version and mechanism.
-func nativeRawGreeting(major, minor byte, mechanism string) []byte {
-	g := make([]byte, 64)
-	g[0], g[9], g[10], g[11] = 0xFF, 0x7F, major, minor
-	copy(g[12:], mechanism)
-	return g
-}
-
-// nativeRawReady is a hand-built READY command.
-func nativeRawReady(socketType, identity string) []byte {
-	var props []byte
-	props = append(props, 11)
-	props = append(props, "Socket-Type"...)
-	props = binary.BigEndian.AppendUint32(props, uint32(len(socketType)))
-	props = append(props, socketType...)
-	if identity != "" {
-		props = append(props, 8)
-		props = append(props, "Identity"...)
-		props = binary.BigEndian.AppendUint32(props, uint32(len(identity)))
-		props = append(props, identity...)
-	}
-	body := append([]byte{5}, "READY"...)
-	body = append(body, props...)
-	return append([]byte{0x04, byte(len(body))}, body...)
 }
 
 func (p *nativeRaw) write(b []byte) {
@@ -491,7 +293,7 @@ func (p *nativeRaw) frame() (byte, []byte) {
 // handshake does the greeting and READY exchange by hand.
 func (p *nativeRaw) handshake(socketType, identity string) {
 	p.t.Helper()
-	p.write(append(nativeRawGreeting(3, 1, "NULL"), nativeRawReady(socketType, identity)...))
+	p.write(append(rawGreeting(3, 1, "NULL"), rawReady(socketType, identity)...))
 	g := p.readN(64)
 	if g[0] != 0xFF || g[10] != 3 || string(g[12:16]) != "NULL" {
 		p.t.Fatalf("peer greeting % x is not ZMTP 3 NULL", g)
@@ -520,7 +322,7 @@ func (p *nativeRaw) closedByPeer() error {
 // TestNativePingAnsweredWithPong sends a hand-written PING to each native socket and
 // expects a PONG with the same context.
 func TestNativePingAnsweredWithPong(t *testing.T) {
-	nativeLeakCheck(t)
+	leakCheck(t)
 	ping := []byte{0x04, 12, 4, 'P', 'I', 'N', 'G', 0x00, 0x64, 'c', 't', 'x', '-', '1'}
 	wantPong := []byte{4, 'P', 'O', 'N', 'G', 'c', 't', 'x', '-', '1'}
 	tests := []struct {
@@ -528,7 +330,7 @@ func TestNativePingAnsweredWithPong(t *testing.T) {
 		peer func(t *testing.T) *nativeRaw
 	}{
 		{"native router answers", func(t *testing.T) *nativeRaw {
-			r := nativeEcho(t, "tcp://127.0.0.1:0", ListenOptions{})
+			r := testEcho(t, Native, ListenOptions{})
 			p := nativeRawDial(t, r.Addr())
 			p.handshake("DEALER", "")
 			return p
@@ -544,11 +346,11 @@ func TestNativePingAnsweredWithPong(t *testing.T) {
 				c, err := ln.Accept()
 				if err == nil {
 					// Our half of the handshake; the dealer's is read below.
-					_, _ = c.Write(append(nativeRawGreeting(3, 1, "NULL"), nativeRawReady("ROUTER", "")...))
+					_, _ = c.Write(append(rawGreeting(3, 1, "NULL"), rawReady("ROUTER", "")...))
 				}
 				accepted <- c
 			}()
-			d := nativeDial(t, "tcp://"+ln.Addr().String(), DialOptions{})
+			d := testDial(t, Native, "tcp://"+ln.Addr().String(), DialOptions{})
 			conn := <-accepted
 			if conn == nil {
 				t.Fatal("raw listener accepted nothing")
@@ -585,5 +387,3 @@ func TestNativePingAnsweredWithPong(t *testing.T) {
 		})
 	}
 }
-
-func nativeDiscardLog() *log.Logger { return log.New(io.Discard, "", 0) }

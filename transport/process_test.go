@@ -26,6 +26,28 @@ type peerProcess struct {
 	drained chan struct{}
 }
 
+// startPeerProcess starts cmd as a peer driven through its stdin and stdout (stderr is
+// kept for error messages); the test's cleanup stops it.
+func startPeerProcess(tb testing.TB, cmd *exec.Cmd) *peerProcess {
+	tb.Helper()
+	p := &peerProcess{cmd: cmd, waited: make(chan error, 1)}
+	p.cmd.Stderr = &p.stderr
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		tb.Fatal(err)
+	}
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.stdout = bufio.NewReaderSize(out, 1<<20)
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("starting %s: %v", p.name(), err)
+	}
+	tb.Cleanup(func() { p.stop(tb) })
+	return p
+}
+
 // name is the peer's command line for messages, without the directory.
 func (p *peerProcess) name() string {
 	return strings.Join(append([]string{filepath.Base(p.cmd.Path)}, p.cmd.Args[1:]...), " ")

@@ -57,7 +57,8 @@ var (
 	// routing id in the message's first frame; the message is counted, not sent.
 	ErrUnknownPeer = errors.New("transport: no peer with that routing id")
 	// ErrBadGreeting closes a connection whose peer sent a greeting or handshake that is
-	// not ZMTP 3.x with the NULL mechanism and a compatible socket type.
+	// not ZMTP 3 or later (a higher version talks 3.x) with the NULL mechanism, a
+	// compatible socket type and an identity of at most 255 bytes.
 	ErrBadGreeting = errors.New("transport: bad ZMTP greeting or handshake")
 	// ErrFrameTooLarge closes a connection whose peer sent a frame above MaxFrameSize.
 	ErrFrameTooLarge = errors.New("transport: frame larger than the limit")
@@ -66,6 +67,10 @@ var (
 	// ErrSlowPeer closes a connection whose peer stopped reading: its send queue stayed
 	// full for longer than the write timeout.
 	ErrSlowPeer = errors.New("transport: peer stopped reading")
+	// ErrPeerError closes a connection whose peer sent a ZMTP ERROR command; the wrapped
+	// message carries the peer's reason. (After the handshake only the native sockets
+	// act on ERROR; zmq4 drops commands.)
+	ErrPeerError = errors.New("transport: peer sent a ZMTP ERROR command")
 )
 
 // Dealer is the client side: one connection to a ROUTER.
@@ -144,6 +149,13 @@ type Event struct {
 	Err  error  // why, for Disconnected and ConnectFailed
 }
 
+// emit reports an event of kind, now, to f (OnEvent), if set.
+func emit(f func(Event), kind EventKind, addr string, err error) {
+	if f != nil {
+		f(Event{Kind: kind, Time: time.Now(), Addr: addr, Err: err})
+	}
+}
+
 // DialOptions configure a Dealer. The zero value is usable.
 type DialOptions struct {
 	// Identity is sent in the READY command; empty lets the ROUTER assign one.
@@ -170,6 +182,48 @@ type ListenOptions struct {
 	WriteTimeout time.Duration
 	// OnEvent, if set, is called for every connection event. It must not block.
 	OnEvent func(Event)
+}
+
+// The defaults of DialOptions and ListenOptions, as their fields document them.
+const (
+	defaultConnectTimeout = 5 * time.Second
+	defaultReconnectMin   = 100 * time.Millisecond
+	defaultReconnectMax   = 5 * time.Second
+	defaultMaxFrameSize   = 64 << 20
+	defaultWriteTimeout   = 10 * time.Second
+)
+
+// withDefaults returns o with every zero field set to its default (and ReconnectMax
+// raised to ReconnectMin), or an error for an Identity longer than ZMTP allows.
+func (o DialOptions) withDefaults() (DialOptions, error) {
+	if len(o.Identity) > zmtpMaxIdentity {
+		return o, fmt.Errorf("transport: identity of %d bytes: ZMTP allows at most %d", len(o.Identity), zmtpMaxIdentity)
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = defaultConnectTimeout
+	}
+	if o.ReconnectMin <= 0 {
+		o.ReconnectMin = defaultReconnectMin
+	}
+	if o.ReconnectMax <= 0 {
+		o.ReconnectMax = defaultReconnectMax
+	}
+	o.ReconnectMax = max(o.ReconnectMax, o.ReconnectMin)
+	if o.MaxFrameSize <= 0 {
+		o.MaxFrameSize = defaultMaxFrameSize
+	}
+	return o, nil
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o ListenOptions) withDefaults() ListenOptions {
+	if o.MaxFrameSize <= 0 {
+		o.MaxFrameSize = defaultMaxFrameSize
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = defaultWriteTimeout
+	}
+	return o
 }
 
 // Dial connects a DEALER to the ROUTER at addr ("tcp://host:port") with the given

@@ -1,20 +1,21 @@
 package transport
 
-// The ZMTP 3.1 wire format (https://rfc.zeromq.org/spec/37/), NULL mechanism only:
+// ZMTP 3.1 frames (https://rfc.zeromq.org/spec/37/); the greeting and READY that come
+// before them are in zmtp_handshake.go:
 //
-//	greeting = signature(10) version(2) mechanism(20) as-server(1) filler(31)
 //	frame    = flags(1) size(1 or 8, big-endian) body(size)
 //	flags    = MORE(0x01) | LONG(0x02) | COMMAND(0x04)
 //	command  = name-size(1) name body
-//	READY    = properties: name-size(1) name value-size(4, big-endian) value
 //
-// Nothing in this file does I/O: the encoder appends to byte slices and the decoder is a
-// resumable state machine fed with whatever bytes have arrived, so the same code serves the
-// DEALER (which must survive a receive deadline in the middle of a frame), the ROUTER's
-// per-connection readers, and the fuzz target.
+// Nothing here or in zmtp_handshake.go does I/O: the encoder appends to byte slices, and
+// the decoder and the handshake are resumable state machines fed with whatever bytes have
+// arrived, so the same code serves the native DEALER (which must survive a receive
+// deadline in the middle of a frame), the native ROUTER's per-connection readers, the
+// zmq4 tap (which follows the bytes zmq4 reads, zmq4_tap.go), and the fuzz target. One
+// parser means one set of rules: a peer the native sockets refuse, the zmq4 sockets
+// refuse too.
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -27,72 +28,15 @@ const (
 )
 
 const (
-	zmtpGreetingSize = 64
-	// zmtpDefaultMaxFrame is the frame limit when the options give 0.
-	zmtpDefaultMaxFrame = 64 << 20
 	// zmtpMaxCommand bounds a command frame (READY, PING, ERROR, ...), whatever
 	// MaxFrameSize says: commands carry a few properties, never bulk data.
 	zmtpMaxCommand = 1 << 20
 	// zmtpMaxFrames bounds the number of frames in one multipart message, so that a
 	// flood of empty MORE frames cannot grow the frame index without limit.
 	zmtpMaxFrames = 1 << 16
-	// zmtpMaxIdentity is the longest routing id ZMTP allows (libzmq's limit too).
-	zmtpMaxIdentity = 255
 	// zmtpMaxPingContext is the longest PING context a PONG echoes (ZMTP 3.1).
 	zmtpMaxPingContext = 16
 )
-
-// Socket type names as they travel in READY.
-const (
-	zmtpDealer = "DEALER"
-	zmtpRouter = "ROUTER"
-)
-
-// zmtpCompatible reports whether a socket of type ours may talk to a peer of type peer
-// (ZMTP 3.1's compatibility table, for the two types dmbench speaks).
-func zmtpCompatible(ours, peer string) bool {
-	switch ours {
-	case zmtpDealer:
-		return peer == "ROUTER" || peer == "DEALER" || peer == "REP"
-	case zmtpRouter:
-		return peer == "DEALER" || peer == "REQ" || peer == "ROUTER"
-	}
-	return false
-}
-
-// zmtpAppendGreeting appends dmbench's 64-byte greeting: ZMTP 3.1, NULL, as-server 0.
-func zmtpAppendGreeting(b []byte) []byte {
-	var g [zmtpGreetingSize]byte
-	g[0] = 0xFF
-	g[8] = 0x01 // padding as libzmq writes it (routing-id size + 1, for ZMTP 1.0 peers)
-	g[9] = 0x7F
-	g[10] = 3 // major
-	g[11] = 1 // minor
-	copy(g[12:32], "NULL")
-	return append(b, g[:]...)
-}
-
-// zmtpCheckGreeting validates as much of a peer's greeting as has arrived (g may be shorter
-// than 64 bytes), so that a peer speaking an older protocol is refused as soon as its
-// signature and version are in, instead of after a handshake timeout.
-func zmtpCheckGreeting(g []byte) error {
-	if len(g) >= 1 && g[0] != 0xFF {
-		return fmt.Errorf("%w: first byte %#02x is not a ZMTP signature (is the peer a ZeroMQ socket?)", ErrBadGreeting, g[0])
-	}
-	if len(g) >= 10 && g[9]&0x01 == 0 {
-		return fmt.Errorf("%w: signature % x is ZMTP 1.0; the peer needs ZMTP 3 (libzmq 4 or later)", ErrBadGreeting, g[:10])
-	}
-	if len(g) >= 11 && g[10] != 3 {
-		return fmt.Errorf("%w: peer speaks ZMTP major version %d; only 3.x (3.0, 3.1) is supported", ErrBadGreeting, g[10])
-	}
-	if len(g) >= 32 {
-		mech := g[12:32]
-		if !bytes.Equal(bytes.TrimRight(mech, "\x00"), []byte("NULL")) {
-			return fmt.Errorf("%w: peer asks for security mechanism %q; only NULL is supported", ErrBadGreeting, bytes.TrimRight(mech, "\x00"))
-		}
-	}
-	return nil
-}
 
 // zmtpAppendFrame appends one frame: a short header for bodies up to 255 bytes, a long one
 // above.
@@ -139,23 +83,6 @@ func zmtpAppendCommand(b []byte, name string, data ...[]byte) []byte {
 	return b
 }
 
-// zmtpAppendProperty appends one READY property.
-func zmtpAppendProperty(b []byte, name string, value []byte) []byte {
-	b = append(b, byte(len(name)))
-	b = append(b, name...)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(value)))
-	return append(b, value...)
-}
-
-// zmtpAppendReady appends a READY command with Socket-Type and, when set, Identity.
-func zmtpAppendReady(b []byte, socketType string, identity []byte) []byte {
-	props := zmtpAppendProperty(nil, "Socket-Type", []byte(socketType))
-	if len(identity) > 0 {
-		props = zmtpAppendProperty(props, "Identity", identity)
-	}
-	return zmtpAppendCommand(b, "READY", props)
-}
-
 // zmtpSplitCommand splits a command body into its name and data.
 func zmtpSplitCommand(body []byte) (name, data []byte, ok bool) {
 	if len(body) < 1 || int(body[0]) > len(body)-1 {
@@ -163,46 +90,6 @@ func zmtpSplitCommand(body []byte) (name, data []byte, ok bool) {
 	}
 	n := int(body[0])
 	return body[1 : 1+n], body[1+n:], true
-}
-
-// zmtpReady is what a peer's READY says.
-type zmtpReady struct {
-	socketType string
-	identity   []byte // a copy; nil when the peer set none
-}
-
-// zmtpParseReady parses READY's properties. Property names are case-insensitive.
-func zmtpParseReady(data []byte) (zmtpReady, error) {
-	var info zmtpReady
-	for len(data) > 0 {
-		n := int(data[0])
-		if len(data) < 1+n+4 {
-			return info, fmt.Errorf("%w: READY property cut short", ErrBadGreeting)
-		}
-		name := data[1 : 1+n]
-		vlen := binary.BigEndian.Uint32(data[1+n:])
-		data = data[1+n+4:]
-		if uint64(vlen) > uint64(len(data)) {
-			return info, fmt.Errorf("%w: READY property %q claims %d bytes, %d left", ErrBadGreeting, name, vlen, len(data))
-		}
-		value := data[:vlen]
-		data = data[vlen:]
-		switch {
-		case bytes.EqualFold(name, []byte("Socket-Type")):
-			info.socketType = string(value)
-		case bytes.EqualFold(name, []byte("Identity")):
-			if len(value) > zmtpMaxIdentity {
-				return info, fmt.Errorf("%w: peer identity of %d bytes (ZMTP allows %d)", ErrBadGreeting, len(value), zmtpMaxIdentity)
-			}
-			if len(value) > 0 {
-				info.identity = bytes.Clone(value)
-			}
-		}
-	}
-	if info.socketType == "" {
-		return info, fmt.Errorf("%w: READY without a Socket-Type property", ErrBadGreeting)
-	}
-	return info, nil
 }
 
 // zmtpPingContext returns the context a PONG must echo for a PING's data (TTL(2) context).
@@ -268,15 +155,22 @@ const (
 type zmtpDecoder struct {
 	maxFrame uint64
 	cmdOnly  bool // handshake: any message frame is an error
+	// follow makes the decoder follow frame boundaries without keeping message bodies:
+	// messages are not reported (feed returns only for commands, errors, or when the input
+	// runs out), msg is not used, and the limits on what a kept message may grow to
+	// (twice maxFrame, zmtpMaxFrames) do not apply. The frame rules stay the same. The
+	// zmq4 tap follows zmq4's connections this way; zmq4 keeps the bodies itself.
+	follow bool
 
 	hdr    [9]byte
 	hdrN   int // header bytes collected so far when a header straddles two reads
 	inBody bool
+	inMsg  bool // the last message frame had MORE: a multipart message is under way
 	flags  byte
 	remain uint64 // body bytes still to come in the current frame
 	total  uint64 // body bytes of the current message so far
 
-	msg *zmtpMessage // where message frames go; must be set before feeding message data
+	msg *zmtpMessage // where message frames go; must be set before feeding message data (unless follow)
 	cmd []byte       // the current command frame's body
 }
 
@@ -284,6 +178,7 @@ type zmtpDecoder struct {
 func (d *zmtpDecoder) reset() {
 	d.hdrN = 0
 	d.inBody = false
+	d.inMsg = false
 	d.remain = 0
 	d.total = 0
 	d.cmd = d.cmd[:0]
@@ -295,7 +190,7 @@ func (d *zmtpDecoder) reset() {
 
 // partial reports whether the stream stopped inside a frame or a multipart message.
 func (d *zmtpDecoder) partial() bool {
-	return d.hdrN > 0 || d.inBody || (d.msg != nil && len(d.msg.ends) > 0)
+	return d.hdrN > 0 || d.inBody || d.inMsg
 }
 
 // feed consumes bytes from p until a message or command completes or p runs out. It
@@ -312,7 +207,7 @@ func (d *zmtpDecoder) feed(p []byte) (int, zmtpEvent, error) {
 			}
 			if d.flags&zmtpCommand != 0 {
 				d.cmd = append(d.cmd, p[i:i+n]...)
-			} else {
+			} else if !d.follow {
 				d.msg.data = append(d.msg.data, p[i:i+n]...)
 			}
 			i += n
@@ -390,7 +285,10 @@ func (d *zmtpDecoder) beginFrame(flags byte, size uint64) error {
 	if size > d.maxFrame {
 		return fmt.Errorf("%w: %d-byte frame, limit %d (raise MaxFrameSize if the peer is right to send it)", ErrFrameTooLarge, size, d.maxFrame)
 	}
-	if len(d.msg.ends) == 0 {
+	if d.follow {
+		return nil
+	}
+	if !d.inMsg {
 		// First frame of a message: the previous message's buffers are free again.
 		d.msg.data = d.msg.data[:0]
 		d.total = 0
@@ -410,8 +308,12 @@ func (d *zmtpDecoder) endFrame() zmtpEvent {
 	if d.flags&zmtpCommand != 0 {
 		return zmtpGotCommand
 	}
+	d.inMsg = d.flags&zmtpMore != 0
+	if d.follow {
+		return zmtpNeedMore
+	}
 	d.msg.ends = append(d.msg.ends, len(d.msg.data))
-	if d.flags&zmtpMore != 0 {
+	if d.inMsg {
 		return zmtpNeedMore
 	}
 	d.msg.build()

@@ -2,17 +2,18 @@ package transport
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
 // zmtpDecodeAll feeds in to a fresh decoder in pieces of at most step bytes (0: all at once)
-// and returns the messages and command bodies in order, and the first error.
-func zmtpDecodeAll(in []byte, step int, maxFrame uint64) (msgs [][][]byte, cmds [][]byte, partial bool, err error) {
+// and returns the messages and command bodies in order, and the first error. With follow
+// the decoder only follows frames (the zmq4 tap's way) and reports no messages.
+func zmtpDecodeAll(in []byte, step int, maxFrame uint64, follow bool) (msgs [][][]byte, cmds [][]byte, partial bool, err error) {
 	var m zmtpMessage
-	d := zmtpDecoder{maxFrame: maxFrame, msg: &m}
+	d := zmtpDecoder{maxFrame: maxFrame, msg: &m, follow: follow}
 	if step <= 0 {
 		step = len(in) + 1
 	}
@@ -27,11 +28,7 @@ func zmtpDecodeAll(in []byte, step int, maxFrame uint64) (msgs [][][]byte, cmds 
 			}
 			switch ev {
 			case zmtpGotMessage:
-				cp := make([][]byte, len(m.frames))
-				for i, f := range m.frames {
-					cp[i] = bytes.Clone(f)
-				}
-				msgs = append(msgs, cp)
+				msgs = append(msgs, cloneFrames(m.frames))
 			case zmtpGotCommand:
 				cmds = append(cmds, bytes.Clone(d.cmd))
 			case zmtpNeedMore:
@@ -46,20 +43,7 @@ func zmtpDecodeAll(in []byte, step int, maxFrame uint64) (msgs [][][]byte, cmds 
 }
 
 func zmtpEqualMsgs(a, b [][][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if len(a[i]) != len(b[i]) {
-			return false
-		}
-		for j := range a[i] {
-			if !bytes.Equal(a[i][j], b[i][j]) {
-				return false
-			}
-		}
-	}
-	return true
+	return slices.EqualFunc(a, b, framesEqual)
 }
 
 func TestZMTPDecoderRoundTrip(t *testing.T) {
@@ -91,7 +75,7 @@ func TestZMTPDecoderRoundTrip(t *testing.T) {
 				continue // byte by byte through 1 MiB proves nothing more, slowly
 			}
 			t.Run(fmt.Sprintf("%s/step%d", tt.name, step), func(t *testing.T) {
-				got, cmds, partial, err := zmtpDecodeAll(wire, step, zmtpDefaultMaxFrame)
+				got, cmds, partial, err := zmtpDecodeAll(wire, step, defaultMaxFrameSize, false)
 				if err != nil {
 					t.Fatalf("decode: %v", err)
 				}
@@ -124,22 +108,26 @@ func TestZMTPDecoderCommandsAndPartial(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msgs, cmds, partial, err := zmtpDecodeAll(tt.wire, 1, zmtpDefaultMaxFrame)
-			if err != nil {
-				t.Fatalf("decode: %v", err)
-			}
-			if len(msgs) != tt.wantMsgs || len(cmds) != tt.wantCmds || partial != tt.wantPartial {
-				t.Fatalf("got %d messages, %d commands, partial=%v; want %d, %d, %v",
-					len(msgs), len(cmds), partial, tt.wantMsgs, tt.wantCmds, tt.wantPartial)
+			// Following frames (the zmq4 tap) reports no messages, the rest alike.
+			for _, follow := range []bool{false, true} {
+				msgs, cmds, partial, err := zmtpDecodeAll(tt.wire, 1, defaultMaxFrameSize, follow)
+				if err != nil {
+					t.Fatalf("follow=%v: decode: %v", follow, err)
+				}
+				wantMsgs := tt.wantMsgs
+				if follow {
+					wantMsgs = 0
+				}
+				if len(msgs) != wantMsgs || len(cmds) != tt.wantCmds || partial != tt.wantPartial {
+					t.Fatalf("follow=%v: got %d messages, %d commands, partial=%v; want %d, %d, %v",
+						follow, len(msgs), len(cmds), partial, wantMsgs, tt.wantCmds, tt.wantPartial)
+				}
 			}
 		})
 	}
 }
 
 func TestZMTPDecoderLimits(t *testing.T) {
-	long := func(flags byte, size uint64) []byte {
-		return binary.BigEndian.AppendUint64([]byte{flags | zmtpLong}, size)
-	}
 	manyEmpty := bytes.Repeat([]byte{zmtpMore, 0}, zmtpMaxFrames+1)
 	tests := []struct {
 		name     string
@@ -148,12 +136,12 @@ func TestZMTPDecoderLimits(t *testing.T) {
 		cmdOnly  bool
 		want     error
 	}{
-		{"frame above MaxFrameSize", long(0, 1025), 1024, false, ErrFrameTooLarge},
-		{"size with the top bit set", long(0, 1<<63), 1024, false, ErrFrameTooLarge},
-		{"command above the command limit", long(zmtpCommand, zmtpMaxCommand+1), zmtpDefaultMaxFrame, false, ErrFrameTooLarge},
-		{"message above twice MaxFrameSize", bytes.Repeat(append(long(zmtpMore, 300), make([]byte, 300)...), 3), 400, false, ErrFrameTooLarge},
-		{"too many frames", manyEmpty, zmtpDefaultMaxFrame, false, ErrFrameTooLarge},
-		{"message before READY", []byte{0, 1, 'x'}, zmtpDefaultMaxFrame, true, ErrBadGreeting},
+		{"frame above MaxFrameSize", rawLongHeader(0, 1025), 1024, false, ErrFrameTooLarge},
+		{"size with the top bit set", rawLongHeader(0, 1<<63), 1024, false, ErrFrameTooLarge},
+		{"command above the command limit", rawLongHeader(zmtpCommand, zmtpMaxCommand+1), defaultMaxFrameSize, false, ErrFrameTooLarge},
+		{"message above twice MaxFrameSize", bytes.Repeat(append(rawLongHeader(zmtpMore, 300), make([]byte, 300)...), 3), 400, false, ErrFrameTooLarge},
+		{"too many frames", manyEmpty, defaultMaxFrameSize, false, ErrFrameTooLarge},
+		{"message before READY", []byte{0, 1, 'x'}, defaultMaxFrameSize, true, ErrBadGreeting},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,116 +160,16 @@ func TestZMTPDecoderLimits(t *testing.T) {
 	}
 }
 
-func TestZMTPCheckGreeting(t *testing.T) {
-	good := zmtpAppendGreeting(nil)
-	with := func(i int, b ...byte) []byte {
-		g := bytes.Clone(good)
-		copy(g[i:], b)
-		return g
-	}
-	tests := []struct {
-		name string
-		g    []byte
-		ok   bool
-	}{
-		{"ours (3.1)", good, true},
-		{"ZMTP 3.0 peer", with(11, 0), true},
-		{"libzmq padding", with(1, 0, 0, 0, 0, 0, 0, 0, 1), true},
-		{"partial but fine so far", good[:11], true},
-		{"HTTP request", []byte("GET / HTTP/1.1\r\n"), false},
-		{"ZMTP 1.0 signature", with(9, 0x7E), false},
-		{"ZMTP 2.0 (major 1)", with(10, 1), false},
-		{"ZMTP 4 major", with(10, 4), false},
-		{"PLAIN mechanism", with(12, 'P', 'L', 'A', 'I', 'N'), false},
-		{"CURVE mechanism", with(12, 'C', 'U', 'R', 'V', 'E'), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := zmtpCheckGreeting(tt.g)
-			if tt.ok && err != nil {
-				t.Fatalf("refused: %v", err)
-			}
-			if !tt.ok && !errors.Is(err, ErrBadGreeting) {
-				t.Fatalf("err = %v, want ErrBadGreeting", err)
-			}
-		})
-	}
-}
-
-func TestZMTPParseReady(t *testing.T) {
-	props := func(kv ...string) []byte {
-		var b []byte
-		for i := 0; i < len(kv); i += 2 {
-			b = zmtpAppendProperty(b, kv[i], []byte(kv[i+1]))
-		}
-		return b
-	}
-	tests := []struct {
-		name     string
-		data     []byte
-		wantType string
-		wantID   string
-		ok       bool
-	}{
-		{"dealer without identity", props("Socket-Type", "DEALER"), "DEALER", "", true},
-		{"names in any case, extra properties", props("socket-type", "ROUTER", "X-App", "dmb", "IDENTITY", "me"), "ROUTER", "me", true},
-		{"no socket type", props("Identity", "me"), "", "", false},
-		{"value cut short", props("Socket-Type", "DEALER")[:15], "", "", false},
-		{"name cut short", []byte{20, 'S'}, "", "", false},
-		{"identity too long", props("Socket-Type", "DEALER", "Identity", string(make([]byte, 256))), "", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			info, err := zmtpParseReady(tt.data)
-			if !tt.ok {
-				if !errors.Is(err, ErrBadGreeting) {
-					t.Fatalf("err = %v, want ErrBadGreeting", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
-			if info.socketType != tt.wantType || string(info.identity) != tt.wantID {
-				t.Fatalf("got type %q identity %q, want %q %q", info.socketType, info.identity, tt.wantType, tt.wantID)
-			}
-		})
-	}
-}
-
-func TestZMTPCompatible(t *testing.T) {
-	tests := []struct {
-		ours, peer string
-		want       bool
-	}{
-		{zmtpDealer, "ROUTER", true},
-		{zmtpDealer, "DEALER", true},
-		{zmtpDealer, "REP", true},
-		{zmtpDealer, "REQ", false},
-		{zmtpDealer, "PUB", false},
-		{zmtpRouter, "DEALER", true},
-		{zmtpRouter, "REQ", true},
-		{zmtpRouter, "ROUTER", true},
-		{zmtpRouter, "REP", false},
-		{zmtpRouter, "SUB", false},
-	}
-	for _, tt := range tests {
-		if got := zmtpCompatible(tt.ours, tt.peer); got != tt.want {
-			t.Errorf("zmtpCompatible(%s, %s) = %v, want %v", tt.ours, tt.peer, got, tt.want)
-		}
-	}
-}
-
 // TestZMTPDecoderNoAllocs checks the steady state: once the buffers have grown, decoding
 // and encoding a message allocates nothing.
 func TestZMTPDecoderNoAllocs(t *testing.T) {
-	msg := [][]byte{{}, []byte("0123456789abcdef"), []byte("HARTBEAT"), {0x81, 0xa3, 'a', 'c', 'k', 0xc3}}
+	msg := dmbRequest()
 	var wire []byte
 	for range 16 {
 		wire = zmtpAppendMessage(wire, msg)
 	}
 	var m zmtpMessage
-	d := zmtpDecoder{maxFrame: zmtpDefaultMaxFrame, msg: &m}
+	d := zmtpDecoder{maxFrame: defaultMaxFrameSize, msg: &m}
 	var out []byte
 	run := func() {
 		for p := wire; len(p) > 0; {
@@ -312,14 +200,22 @@ func FuzzFrameDecoder(f *testing.F) {
 	f.Add(zmtpAppendMessage(nil, [][]byte{bytes.Repeat([]byte{7}, 300)}), uint8(7))
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
 		const limit = 1 << 16
-		whole, wholeCmds, wholePartial, wholeErr := zmtpDecodeAll(in, 0, limit)
-		split, splitCmds, splitPartial, splitErr := zmtpDecodeAll(in, int(step%16)+1, limit)
+		whole, wholeCmds, wholePartial, wholeErr := zmtpDecodeAll(in, 0, limit, false)
+		split, splitCmds, splitPartial, splitErr := zmtpDecodeAll(in, int(step%16)+1, limit, false)
 		if (wholeErr == nil) != (splitErr == nil) {
 			t.Fatalf("whole: %v; split: %v", wholeErr, splitErr)
 		}
 		if !zmtpEqualMsgs(whole, split) || len(wholeCmds) != len(splitCmds) || wholePartial != splitPartial {
 			t.Fatalf("split decoding differs: %d/%d messages, %d/%d commands, partial %v/%v",
 				len(whole), len(split), len(wholeCmds), len(splitCmds), wholePartial, splitPartial)
+		}
+		// Following frames without keeping them (the zmq4 tap) applies the same frame
+		// rules and fewer message limits: it refuses nothing the decoder accepts, and
+		// sees the same commands and the same end of stream.
+		_, followCmds, followPartial, followErr := zmtpDecodeAll(in, int(step%16)+1, limit, true)
+		if wholeErr == nil && (followErr != nil || len(followCmds) != len(wholeCmds) || followPartial != wholePartial) {
+			t.Fatalf("following differs: err %v, %d/%d commands, partial %v/%v",
+				followErr, len(followCmds), len(wholeCmds), followPartial, wholePartial)
 		}
 		if wholeErr != nil {
 			for _, e := range []error{ErrFrameTooLarge, ErrBadGreeting} {
@@ -333,7 +229,7 @@ func FuzzFrameDecoder(f *testing.F) {
 		for _, m := range whole {
 			again = zmtpAppendMessage(again, m)
 		}
-		back, _, _, err := zmtpDecodeAll(again, 0, limit)
+		back, _, _, err := zmtpDecodeAll(again, 0, limit, false)
 		if err != nil || !zmtpEqualMsgs(back, whole) {
 			t.Fatalf("re-encoded messages do not decode the same (err %v)", err)
 		}

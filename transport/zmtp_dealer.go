@@ -65,26 +65,14 @@ func dialNativeDealer(ctx context.Context, endpoint string, opts DialOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Identity) > zmtpMaxIdentity {
-		return nil, fmt.Errorf("transport: identity of %d bytes: ZMTP allows at most %d", len(opts.Identity), zmtpMaxIdentity)
-	}
-	if opts.ConnectTimeout <= 0 {
-		opts.ConnectTimeout = nativeConnectTimeout
-	}
-	if opts.ReconnectMin <= 0 {
-		opts.ReconnectMin = 100 * time.Millisecond
-	}
-	if opts.ReconnectMax <= 0 {
-		opts.ReconnectMax = 5 * time.Second
-	}
-	if opts.ReconnectMax < opts.ReconnectMin {
-		opts.ReconnectMax = opts.ReconnectMin
+	if opts, err = opts.withDefaults(); err != nil {
+		return nil, err
 	}
 	d := &nativeDealer{
 		endpoint:       endpoint,
 		nativeHostPort: hp,
 		opts:           opts,
-		maxFrame:       nativeMaxFrame(opts.MaxFrameSize),
+		maxFrame:       uint64(opts.MaxFrameSize),
 		changed:        make(chan struct{}),
 	}
 	d.dec.maxFrame = d.maxFrame
@@ -93,7 +81,7 @@ func dialNativeDealer(ctx context.Context, endpoint string, opts DialOptions) (*
 	c, err := d.connect(ctx)
 	if err != nil {
 		d.cancel()
-		nativeEmit(opts.OnEvent, ConnectFailed, endpoint, err)
+		emit(opts.OnEvent, ConnectFailed, endpoint, err)
 		return nil, err
 	}
 	d.install(c)
@@ -119,7 +107,7 @@ func (d *nativeDealer) connect(ctx context.Context) (*nativeDealerConn, error) {
 	abort := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	c := &nativeDealerConn{conn: conn, done: make(chan struct{})}
 	c.q.init()
-	_, err = zmtpHandshake(conn, &c.rb, zmtpDealer, d.opts.Identity, d.maxFrame)
+	_, err = nativeHandshake(conn, &c.rb, zmtpDealer, d.opts.Identity, d.maxFrame)
 	if !abort() || err != nil {
 		conn.Close()
 		switch {
@@ -156,7 +144,7 @@ func (d *nativeDealer) install(c *nativeDealerConn) bool {
 	}()
 	d.notifyLocked()
 	d.mu.Unlock()
-	nativeEmit(d.opts.OnEvent, Connected, d.endpoint, nil)
+	emit(d.opts.OnEvent, Connected, d.endpoint, nil)
 	return true
 }
 
@@ -190,7 +178,7 @@ func (d *nativeDealer) fail(c *nativeDealerConn, err error) {
 		}
 		d.mu.Unlock()
 		if !closed {
-			nativeEmit(d.opts.OnEvent, Disconnected, d.endpoint, err)
+			emit(d.opts.OnEvent, Disconnected, d.endpoint, err)
 		}
 	})
 }
@@ -218,7 +206,7 @@ func (d *nativeDealer) reconnect() {
 		if d.ctx.Err() != nil {
 			return
 		}
-		nativeEmit(d.opts.OnEvent, ConnectFailed, d.endpoint, err)
+		emit(d.opts.OnEvent, ConnectFailed, d.endpoint, err)
 		wait *= 2
 		if wait > d.opts.ReconnectMax {
 			wait = d.opts.ReconnectMax
@@ -275,7 +263,7 @@ func (d *nativeDealer) Recv() ([][]byte, error) {
 			case zmtpGotMessage:
 				return d.msg.frames, nil
 			case zmtpGotCommand:
-				if err := d.command(c); err != nil {
+				if err := nativeCommand(d.dec.cmd, &c.q, &d.pong); err != nil {
 					d.fail(c, err)
 				}
 			}
@@ -303,22 +291,6 @@ func (d *nativeDealer) Recv() ([][]byte, error) {
 			d.fail(c, err)
 		}
 	}
-}
-
-// command handles a command frame received after the handshake.
-func (d *nativeDealer) command(c *nativeDealerConn) error {
-	name, data, ok := zmtpSplitCommand(d.dec.cmd)
-	if !ok {
-		return nil // malformed but harmless: ignore, as libzmq does
-	}
-	switch string(name) {
-	case "PING":
-		d.pong = zmtpAppendCommand(d.pong[:0], "PONG", zmtpPingContext(data))
-		_ = c.q.put(nil, d.pong, 0, false)
-	case "ERROR":
-		return fmt.Errorf("%w: %q", ErrPeerError, zmtpErrorReason(data))
-	}
-	return nil
 }
 
 // adopt waits for a live connection for Recv, within the Recv deadline.

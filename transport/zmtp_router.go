@@ -88,9 +88,7 @@ func listenNativeRouter(endpoint string, opts ListenOptions) (*nativeRouter, err
 	if err != nil {
 		return nil, err
 	}
-	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = nativeWriteTimeout
-	}
+	opts = opts.withDefaults()
 	ln, err := net.Listen(listenNetwork(hp), hp)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listening on %s: %w (is the port in use?)", endpoint, err)
@@ -99,7 +97,7 @@ func listenNativeRouter(endpoint string, opts ListenOptions) (*nativeRouter, err
 		ln:         ln,
 		addr:       "tcp://" + ln.Addr().String(),
 		opts:       opts,
-		maxFrame:   nativeMaxFrame(opts.MaxFrameSize),
+		maxFrame:   uint64(opts.MaxFrameSize),
 		queueLimit: nativeRouterQueue,
 		peers:      make(map[string]*nativeRouterConn),
 		all:        make(map[*nativeRouterConn]struct{}),
@@ -159,7 +157,7 @@ func (c *nativeRouterConn) serve() {
 	defer r.wg.Done()
 	c.remote = "tcp://" + c.conn.RemoteAddr().String()
 	_ = c.conn.SetDeadline(time.Now().Add(r.opts.WriteTimeout))
-	info, err := zmtpHandshake(c.conn, &c.rb, zmtpRouter, nil, r.maxFrame)
+	info, err := nativeHandshake(c.conn, &c.rb, zmtpRouter, nil, r.maxFrame)
 	if err == nil {
 		err = r.join(c, info.identity)
 	}
@@ -169,7 +167,7 @@ func (c *nativeRouterConn) serve() {
 	}
 	_ = c.conn.SetDeadline(time.Time{})
 	c.q.fullErr = fmt.Errorf("%w: send queue for peer %x is full (%d bytes); message dropped", ErrSlowPeer, c.id, r.queueLimit)
-	nativeEmit(r.opts.OnEvent, Connected, c.remote, nil)
+	emit(r.opts.OnEvent, Connected, c.remote, nil)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -232,7 +230,7 @@ func (c *nativeRouterConn) end(err error) {
 		if !c.joined {
 			kind = ConnectFailed
 		}
-		nativeEmit(r.opts.OnEvent, kind, c.remote, err)
+		emit(r.opts.OnEvent, kind, c.remote, err)
 	})
 }
 
@@ -268,7 +266,7 @@ func (c *nativeRouterConn) readLoop() error {
 					c.deliver()
 				}
 			case zmtpGotCommand:
-				if err := c.command(); err != nil {
+				if err := nativeCommand(c.dec.cmd, &c.q, &c.pong); err != nil {
 					return err
 				}
 			}
@@ -285,22 +283,6 @@ func (c *nativeRouterConn) readLoop() error {
 			return err
 		}
 	}
-}
-
-// command handles a command frame from the peer.
-func (c *nativeRouterConn) command() error {
-	name, data, ok := zmtpSplitCommand(c.dec.cmd)
-	if !ok {
-		return nil
-	}
-	switch string(name) {
-	case "PING":
-		c.pong = zmtpAppendCommand(c.pong[:0], "PONG", zmtpPingContext(data))
-		_ = c.q.put(nil, c.pong, 0, false)
-	case "ERROR":
-		return fmt.Errorf("%w: %q", ErrPeerError, zmtpErrorReason(data))
-	}
-	return nil
 }
 
 // get returns a free message buffer, waiting (after handing over the batch) while the

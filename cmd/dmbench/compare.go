@@ -8,7 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/metric"
 	"github.com/dmbench/dmbench/report"
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 // compareFlags are the settings of `dmbench compare`.
@@ -39,7 +42,9 @@ func newCompareCommand() *cobra.Command {
 			"  throughput:-5%     throughput fell by more than 5%\n" +
 			"  p50:+2ms           p50 rose by more than 2 ms\n" +
 			"  errors:+0.1        the error rate rose by more than 0.1 percentage points\n" +
-			"Metrics: throughput, p50, p90, p99, p99.9, max, mean (corrected latency) and errors (% of sent).\n\n" +
+			"Metrics: throughput, p50, p90, p99, p99.9, max, mean (corrected latency), errors (% of the requests\n" +
+			"tried) and server-p50, server-p99 (the server's own service time, from its reports); the default set\n" +
+			"is " + strings.Join(metric.DefaultCompareMetrics, ", ") + ".\n\n" +
 			"It warns when the sides differ in scenario, transport, broker mode, faults, GOMAXPROCS or host.\n" +
 			"Exit codes: 0 no regression beyond --fail-on, 1 the results could not be read, 2 bad usage\n" +
 			"(or a --fail-on rule with nothing to check), 4 a regression beyond a --fail-on rule.",
@@ -60,7 +65,7 @@ func newCompareCommand() *cobra.Command {
 	fs := c.Flags()
 	fs.StringVar(&f.format, "format", "text", "output `format`: text, markdown, json or csv")
 	fs.StringArrayVar(&f.failOn, "fail-on", nil, "exit 4 when a metric got significantly worse by more than this, e.g. `p99:+10%` (repeatable)")
-	fs.StringArrayVar(&f.metrics, "metric", nil, "compare this `metric` instead of the default set (throughput, p50, p99, p99.9, errors) (repeatable)")
+	fs.StringArrayVar(&f.metrics, "metric", nil, "compare this `metric` instead of the default set ("+strings.Join(metric.DefaultCompareMetrics, ", ")+") (repeatable)")
 	fs.StringArrayVar(&f.old, "old", nil, "a run or set `folder` of the old side (repeatable), instead of OLD")
 	fs.StringArrayVar(&f.new, "new", nil, "a run or set `folder` of the new side (repeatable), instead of NEW")
 	fs.Float64Var(&f.alpha, "alpha", 0.05, "significance level of the Mann-Whitney U test")
@@ -76,11 +81,11 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 		return usageError(fmt.Errorf("--alpha %v: give a level between 0 and 1, e.g. 0.05", f.alpha))
 	}
 	var (
-		rules []report.FailOn
+		rules []comparison.FailOn
 		errs  []error
 	)
 	for _, s := range f.failOn {
-		r, err := report.ParseFailOn(s)
+		r, err := comparison.ParseFailOn(s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -89,10 +94,10 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 	}
 	metrics := f.metrics
 	if len(metrics) == 0 {
-		metrics = append([]string(nil), report.DefaultCompareMetrics...)
+		metrics = append([]string(nil), metric.DefaultCompareMetrics...)
 	}
 	for _, m := range metrics {
-		if _, err := report.LookupMetric(m); err != nil {
+		if _, err := metric.LookupMetric(m); err != nil {
 			errs = append(errs, fmt.Errorf("--metric: %w", err))
 		}
 	}
@@ -116,7 +121,7 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 	if err != nil {
 		return err
 	}
-	cmp, err := report.CompareSets(oldSet, newSet, report.CompareOptions{
+	cmp, err := comparison.CompareSets(oldSet, newSet, comparison.CompareOptions{
 		OldName: strings.Join(oldPaths, " "), NewName: strings.Join(newPaths, " "),
 		Metrics: metrics, Alpha: f.alpha,
 	})
@@ -137,7 +142,7 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 	if n := min(cmp.Old.Runs, cmp.New.Runs); n < 5 {
 		fmt.Fprintf(stderr, "dmbench: warning: --fail-on with %d and %d runs: with fewer than 4 runs a side no change is significant, so no rule can fail; use 5 or more (dmbench run --repeat 5)\n", cmp.Old.Runs, cmp.New.Runs)
 	}
-	var regs []report.Regression
+	var regs []comparison.Regression
 	errs = nil
 	for _, r := range rules {
 		found, err := r.Check(cmp)
@@ -161,8 +166,8 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 
 // readSide reads one side's result set and says on w which sets it found inside the
 // folders given (a folder that holds one set, as `run --repeat N -o DIR` leaves DIR).
-func readSide(w io.Writer, tag string, paths []string) (*report.Set, error) {
-	set, err := report.LoadSet(paths...)
+func readSide(w io.Writer, tag string, paths []string) (*resultfmt.Set, error) {
+	set, err := resultfmt.LoadSet(paths...)
 	if err != nil {
 		return nil, fmt.Errorf("%s side: %w", tag, err)
 	}

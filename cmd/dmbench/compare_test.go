@@ -17,7 +17,7 @@ import (
 
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/protocol"
-	"github.com/dmbench/dmbench/report"
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 // capture runs the CLI with args and returns its exit code, stdout and stderr.
@@ -84,14 +84,14 @@ func writeSyntheticRun(t *testing.T, dir string, start time.Time, base int64) st
 			Generator: loadgen.GeneratorStats{GOMAXPROCS: 2, AchievedRatio: 1},
 		}
 	}
-	meta := report.Meta{Tool: "dmbench", ToolVersion: "devel", GoVersion: "go1.26.8", Host: "test", OS: "linux", Arch: "amd64", NumCPU: 2, GOMAXPROCS: 2, Transport: "native",
-		Target: report.Target{Address: "tcp://127.0.0.1:1", Embedded: true, BrokerMode: "reference"}}
+	meta := resultfmt.Meta{Tool: "dmbench", ToolVersion: "devel", GoVersion: "go1.26.8", Host: "test", OS: "linux", Arch: "amd64", NumCPU: 2, GOMAXPROCS: 2, Transport: "native",
+		Target: resultfmt.Target{Address: "tcp://127.0.0.1:1", Embedded: true, BrokerMode: "reference"}}
 	meta.SetScenario("pipeline", "bundled:pipeline", []byte("name: pipeline\n"))
-	w, err := report.Create(dir, "pipeline")
+	w, err := resultfmt.Create(dir, "pipeline")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := w.Finish(report.FromLoadgen(meta, hist(base)))
+	out, err := w.Finish(resultfmt.FromLoadgen(meta, hist(base)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,18 +175,18 @@ func TestReportCommand(t *testing.T) {
 	runDir := runs[0] // p50 ≈ 150 µs, max 199 µs
 	tests := []cliCase{
 		{name: "summary", args: []string{"report", runDir}, want: exitOK, wantOut: []string{"scenario pipeline", `stage 1 "steady"`, "HARTBEAT"}},
-		{name: "result.json", args: []string{"report", filepath.Join(runDir, report.ResultFile)}, want: exitOK, wantOut: []string{"HARTBEAT"}},
+		{name: "result.json", args: []string{"report", filepath.Join(runDir, resultfmt.ResultFile)}, want: exitOK, wantOut: []string{"HARTBEAT"}},
 		{name: "spectrum", args: []string{"report", runDir, "--spectrum"}, want: exitOK,
 			wantOut: []string{"HARTBEAT corrected latency (reply - intended send), all stages without warm-up, in milliseconds:", "Percentile", "#[Max     =        0.199"}},
 		{name: "json", args: []string{"report", runDir, "--format", "json"}, want: exitOK, checkOut: func(t *testing.T, out string) {
-			var r report.Result
+			var r resultfmt.Result
 			if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Stages) != 1 {
 				t.Fatalf("not the JSON summary (%v):\n%s", err, out)
 			}
 		}},
 		{name: "json spectrum", args: []string{"report", runDir, "--format", "json", "--spectrum"}, want: exitOK, checkOut: func(t *testing.T, out string) {
 			var doc struct {
-				Result  report.Result `json:"result"`
+				Result  resultfmt.Result `json:"result"`
 				Spectra map[string][]struct {
 					ValueUS    int64   `json:"value_us"`
 					Percentile float64 `json:"percentile"`
@@ -248,8 +248,8 @@ func TestCompareRepeatOutFolders(t *testing.T) {
 	copyDir(t, setB, filepath.Join(older, filepath.Base(setB)))
 	setOlder := filepath.Join(older, filepath.Base(setB))
 	for _, dir := range subDirs(t, setOlder) {
-		if report.SchemaVersion > 1 {
-			setSchemaVersion(t, filepath.Join(dir, report.ResultFile), report.SchemaVersion-1)
+		if resultfmt.SchemaVersion > 1 {
+			setSchemaVersion(t, filepath.Join(dir, resultfmt.ResultFile), resultfmt.SchemaVersion-1)
 		}
 	}
 
@@ -264,11 +264,11 @@ func TestCompareRepeatOutFolders(t *testing.T) {
 			wantErr: []string{"new side: reading a result set: " + mixed + " holds both run folders and result sets", "1 run folder " + filepath.Base(runsB[0]), "1 result set " + filepath.Base(setA) + " (2 runs)"}},
 		{name: "older schema on one side", args: []string{"compare", a, older}, want: exitFailed,
 			wantErr: []string{
-				fmt.Sprintf("schema %d: new %s", report.SchemaVersion-1, filepath.Join(setOlder, filepath.Base(runsB[0]))),
-				fmt.Sprintf("schema %d: old %s", report.SchemaVersion, setA),
+				fmt.Sprintf("schema %d: new %s", resultfmt.SchemaVersion-1, filepath.Join(setOlder, filepath.Base(runsB[0]))),
+				fmt.Sprintf("schema %d: old %s", resultfmt.SchemaVersion, setA),
 				"re-run the new side with this dmbench"}},
 		{name: "older schema within a side", args: []string{"compare", "--old", runsB[0], "--old", subDirs(t, setOlder)[1], "--new", a}, want: exitFailed,
-			wantErr: []string{fmt.Sprintf("schema %d: old %s", report.SchemaVersion-1, subDirs(t, setOlder)[1]), "re-run the old side"}},
+			wantErr: []string{fmt.Sprintf("schema %d: old %s", resultfmt.SchemaVersion-1, subDirs(t, setOlder)[1]), "re-run the old side"}},
 	}
 	runCLICases(t, tests)
 }

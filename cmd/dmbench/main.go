@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/dmbench/dmbench/version"
+
 	"github.com/spf13/cobra"
 )
 
@@ -71,7 +73,7 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "dmbench",
 		Short:         "Load generator and benchmark for the Django Message Broker",
-		Version:       version(),
+		Version:       version.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

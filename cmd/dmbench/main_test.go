@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dmbench/dmbench/report"
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 // dmbenchBinary builds the CLI once for the tests that need a real process (signals).
@@ -76,7 +76,7 @@ func TestRunShortScenario(t *testing.T) {
 		t.Fatalf("exit code %d", code)
 	}
 	dir := onlyRun(t, out)
-	res, err := report.Read(dir)
+	res, err := resultfmt.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRunInterrupted(t *testing.T) {
 		t.Fatalf("exit code %d, want %d\n%s", code, exitInterrupted, stderr.String())
 	}
 	dir := onlyRun(t, out)
-	res, err := report.Read(dir)
+	res, err := resultfmt.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestRunJSONSummary(t *testing.T) {
 }
 
 // TestRunRepeatWritesASet runs a scenario three times into one result set, which
-// report.ReadSet reads back as three runs.
+// resultfmt.ReadSet reads back as three runs.
 func TestRunRepeatWritesASet(t *testing.T) {
 	out := t.TempDir()
 	t.Setenv("CI", "true")
@@ -186,7 +186,7 @@ func TestRunRepeatWritesASet(t *testing.T) {
 		t.Fatalf("exit code %d", code)
 	}
 	set := onlyRun(t, out)
-	runs, err := report.ReadSet(set)
+	runs, err := resultfmt.ReadSet(set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestRunServerView(t *testing.T) {
 			if code := run(args); code != exitOK {
 				t.Fatalf("exit code %d", code)
 			}
-			res, err := report.Read(onlyRun(t, out))
+			res, err := resultfmt.Read(onlyRun(t, out))
 			if err != nil {
 				t.Fatal(err)
 			}

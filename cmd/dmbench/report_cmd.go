@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmbench/dmbench/comparison"
 	"github.com/dmbench/dmbench/report"
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 // reportFlags are the settings of `dmbench report`.
@@ -60,11 +62,11 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 	if err != nil || (format != report.FormatText && format != report.FormatJSON) {
 		return usageError(fmt.Errorf("--format %q: report prints text or json", f.format))
 	}
-	thresholds, err := report.ParseThresholds(f.thresholds)
+	thresholds, err := comparison.ParseThresholds(f.thresholds)
 	if err != nil {
 		return usageError(err)
 	}
-	r, err := report.Read(path)
+	r, err := resultfmt.Read(path)
 	if err != nil {
 		return err
 	}
@@ -77,7 +79,7 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 	if err != nil {
 		return err
 	}
-	violations := report.CheckThresholds(r, thresholds)
+	violations := comparison.CheckThresholds(r, thresholds)
 	for _, v := range violations {
 		fmt.Fprintln(c.ErrOrStderr(), "dmbench: threshold not met:", v)
 	}
@@ -87,7 +89,7 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 	return nil
 }
 
-func reportText(w io.Writer, r *report.Result, f *reportFlags) error {
+func reportText(w io.Writer, r *resultfmt.Result, f *reportFlags) error {
 	if err := report.Summary(w, r, report.SummaryOptions{Warmup: f.warmup}); err != nil {
 		return err
 	}
@@ -95,7 +97,7 @@ func reportText(w io.Writer, r *report.Result, f *reportFlags) error {
 		return nil
 	}
 	for _, cmd := range r.Commands() {
-		h, _, err := r.Merged(cmd, report.Corrected)
+		h, _, err := r.Merged(cmd, resultfmt.Corrected)
 		if err != nil {
 			return fmt.Errorf("percentile spectrum of %s: %w", cmd, err)
 		}
@@ -122,7 +124,7 @@ type spectrumPoint struct {
 	Count      int64   `json:"count"`
 }
 
-func reportJSON(w io.Writer, r *report.Result, spectrum bool) error {
+func reportJSON(w io.Writer, r *resultfmt.Result, spectrum bool) error {
 	if !spectrum {
 		return report.SummaryJSON(w, r)
 	}
@@ -135,7 +137,7 @@ func reportJSON(w io.Writer, r *report.Result, spectrum bool) error {
 		Spectra map[string][]spectrumPoint `json:"spectra"`
 	}{Result: summary.Bytes(), Spectra: map[string][]spectrumPoint{}}
 	for _, cmd := range r.Commands() {
-		h, _, err := r.Merged(cmd, report.Corrected)
+		h, _, err := r.Merged(cmd, resultfmt.Corrected)
 		if err != nil {
 			return fmt.Errorf("percentile spectrum of %s: %w", cmd, err)
 		}

@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dmbench/dmbench/broker"
+	"github.com/dmbench/dmbench/comparison"
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/report"
+	"github.com/dmbench/dmbench/resultfmt"
 	"github.com/dmbench/dmbench/scenarios"
 	"github.com/dmbench/dmbench/serverview"
 	"github.com/dmbench/dmbench/transport"
@@ -89,11 +91,11 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 			return usageError(fmt.Errorf("--clients: %w", err))
 		}
 	}
-	labels, err := report.ParseLabels(f.labels)
+	labels, err := resultfmt.ParseLabels(f.labels)
 	if err != nil {
 		return usageError(fmt.Errorf("--label: %w", err))
 	}
-	thresholds, err := report.ParseThresholds(f.thresholds)
+	thresholds, err := comparison.ParseThresholds(f.thresholds)
 	if err != nil {
 		return usageError(fmt.Errorf("--threshold: %w", err))
 	}
@@ -134,7 +136,7 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 			return err
 		}
 		o.writeErr = err
-		for _, v := range report.CheckThresholds(result, thresholds) {
+		for _, v := range comparison.CheckThresholds(result, thresholds) {
 			fmt.Fprintln(c.ErrOrStderr(), "dmbench: threshold missed:", v)
 			o.missed++
 		}
@@ -183,10 +185,10 @@ func (o outcome) err() error {
 // the run could not start (nothing is written then), or the result with a non-nil error
 // when writing it failed: the summary is printed in any case, and the error names the
 // folder that holds what was written.
-func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, out string, labels map[string]string, f *runFlags) (*report.Result, error) {
+func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, out string, labels map[string]string, f *runFlags) (*resultfmt.Result, error) {
 	ctx := sig.ctx
 	stderr := c.ErrOrStderr()
-	meta := report.NewMeta()
+	meta := resultfmt.NewMeta()
 	meta.SetScenario(sc.Name, scenarioFile(name, sc), sc.Source)
 	meta.Seed = sc.Seed
 	meta.Transport = string(*f.transport)
@@ -200,15 +202,15 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 	}
 	if srv != nil {
 		defer srv.Close()
-		meta.Target = report.Target{Address: addr, Embedded: true, BrokerMode: string(srv.Mode())}
+		meta.Target = resultfmt.Target{Address: addr, Embedded: true, BrokerMode: string(srv.Mode())}
 		if f.broker.faults.Enabled() {
 			meta.Target.Faults = []string{f.broker.faults.String()}
 		}
 	} else {
-		meta.Target = report.Target{Address: addr}
+		meta.Target = resultfmt.Target{Address: addr}
 	}
 
-	w, err := report.Create(out, sc.Name)
+	w, err := resultfmt.Create(out, sc.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +258,7 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 	if res.Interrupted {
 		meta.InterruptReason = nonEmptyString(sig.reason(), "stopped")
 	}
-	result := report.FromLoadgen(meta, res)
+	result := resultfmt.FromLoadgen(meta, res)
 	result.SetServerView(view)
 	if sinkErr != nil {
 		result.Warnings = append(result.Warnings, "the interval logs (.hlog) are incomplete: "+sinkErr.Error())
@@ -333,7 +335,6 @@ func target(c *cobra.Command, f *runFlags, sc *scenarios.Scenario) (string, *bro
 	if err != nil {
 		return "", nil, err
 	}
-	broker.Version = version()
 	srv, err := broker.Start(cfg)
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the embedded broker: %w", err)

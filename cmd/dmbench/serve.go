@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dmbench/dmbench/version"
+
 	"github.com/spf13/cobra"
 
 	"github.com/dmbench/dmbench/broker"
@@ -64,7 +66,6 @@ func serve(c *cobra.Command, port int, bind string, print bool, bf *brokerFlags,
 	if print {
 		cfg.PrintTo = c.OutOrStdout()
 	}
-	broker.Version = version()
 	srv, err := broker.Start(cfg)
 	if err != nil {
 		return err
@@ -73,7 +74,7 @@ func serve(c *cobra.Command, port int, bind string, print bool, bf *brokerFlags,
 	if !ip.IsLoopback() {
 		fmt.Fprintf(c.ErrOrStderr(), "dmbench serve: WARNING: listening on %s, not loopback: anyone who can reach it can FLUSHXXX the store\n", bind)
 	}
-	fmt.Fprintf(out, "dmbench reference broker %s (mode %s, transport %s, faults %s)\n", broker.Version, srv.Mode(), cfg.Transport, cfg.Faults)
+	fmt.Fprintf(out, "dmbench reference broker %s (mode %s, transport %s, faults %s)\n", version.Read(), srv.Mode(), cfg.Transport, cfg.Faults)
 	if ip.IsUnspecified() {
 		// 0.0.0.0 and :: are addresses to listen on, not to connect to.
 		ps := strconv.Itoa(port)

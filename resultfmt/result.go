@@ -1,4 +1,4 @@
-package report
+package resultfmt
 
 import (
 	"encoding/json"
@@ -71,38 +71,9 @@ type CommandResult struct {
 	SendDelay      Latency `json:"send_delay"`       // actual − intended send
 }
 
-// Counts are a command's outcomes (see loadgen.Counts for their exact meaning).
-type Counts struct {
-	Sent       uint64 `json:"sent"`
-	NoAck      uint64 `json:"no_ack"` // of sent, without ack: never timed
-	OK         uint64 `json:"ok"`
-	Exceptions uint64 `json:"exceptions"`
-	Unexpected uint64 `json:"unexpected"`
-	Timeouts   uint64 `json:"timeouts"`
-	Abandoned  uint64 `json:"abandoned"`
-	Late       uint64 `json:"late"` // also counted in timeouts
-	Duplicates uint64 `json:"duplicates"`
-	SendErrors uint64 `json:"send_errors"`
-}
-
-// Errors returns every outcome that is neither OK nor unanswered by design: exceptions,
-// unexpected replies, timeouts, abandoned requests and send errors.
-func (c Counts) Errors() uint64 {
-	return c.Exceptions + c.Unexpected + c.Timeouts + c.Abandoned + c.SendErrors
-}
-
-func (c *Counts) add(o Counts) {
-	c.Sent += o.Sent
-	c.NoAck += o.NoAck
-	c.OK += o.OK
-	c.Exceptions += o.Exceptions
-	c.Unexpected += o.Unexpected
-	c.Timeouts += o.Timeouts
-	c.Abandoned += o.Abandoned
-	c.Late += o.Late
-	c.Duplicates += o.Duplicates
-	c.SendErrors += o.SendErrors
-}
+// Counts are a command's outcomes, as loadgen counts them: one type, with one definition
+// of an error (Counts.Errors), for the summary, thresholds, compare and the benchmarks.
+type Counts = loadgen.Counts
 
 // Latency is a latency distribution: its percentiles in microseconds and the whole
 // histogram in HdrHistogram's V2 compressed encoding.
@@ -311,7 +282,7 @@ func stageFrom(s *loadgen.StageResult, where string, latency func(string, *hdrhi
 		at := fmt.Sprintf("%s %q %s", where, s.Name, name)
 		cr := CommandResult{
 			Command:     name,
-			Counts:      countsFrom(c.Counts),
+			Counts:      c.Counts,
 			Corrected:   latency(at+" corrected", c.Corrected),
 			Uncorrected: latency(at+" uncorrected", c.Uncorrected),
 			SendDelay:   latency(at+" send delay", c.SendDelay),
@@ -323,21 +294,6 @@ func stageFrom(s *loadgen.StageResult, where string, latency func(string, *hdrhi
 		out.Commands = append(out.Commands, cr)
 	}
 	return out
-}
-
-func countsFrom(c loadgen.Counts) Counts {
-	return Counts{
-		Sent:       c.Sent,
-		NoAck:      c.NoAck,
-		OK:         c.OK,
-		Exceptions: c.Exceptions,
-		Unexpected: c.Unexpected,
-		Timeouts:   c.Timeouts,
-		Abandoned:  c.Abandoned,
-		Late:       c.Late,
-		Duplicates: c.Duplicates,
-		SendErrors: c.SendErrors,
-	}
 }
 
 func us(d time.Duration) int64 { return int64(d / time.Microsecond) }
@@ -392,7 +348,7 @@ func (r *Result) Merged(command string, kind HistogramKind) (*hdrhistogram.Histo
 			if c.Command != command {
 				continue
 			}
-			counts.add(c.Counts)
+			counts.Add(c.Counts)
 			h, err := kind.of(c).Decode()
 			if err != nil {
 				return nil, counts, fmt.Errorf("stage %q %s: %w", s.Name, command, err)

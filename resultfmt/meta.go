@@ -1,4 +1,4 @@
-package report
+package resultfmt
 
 import (
 	"crypto/sha256"
@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/dmbench/dmbench/version"
 )
 
 // SchemaVersion is the version of result.json's layout. It rises when a field changes its
@@ -19,52 +19,6 @@ import (
 // (measured_us, warm-up excluded); version 1 divided by the whole stage, warm-up included,
 // so its rates were short by the warm-up's share.
 const SchemaVersion = 2
-
-// Version and Commit, when set, override the tool version and git revision that ReadBuild
-// takes from the binary's build information. Set them at link time:
-//
-//	go build -ldflags "-X github.com/dmbench/dmbench/report.Version=v0.3.0 \
-//	    -X github.com/dmbench/dmbench/report.Commit=$(git rev-parse HEAD)" ./cmd/dmbench
-var (
-	Version string
-	Commit  string
-)
-
-// Build identifies the binary that ran.
-type Build struct {
-	Version   string // module version, "devel" when unknown
-	Commit    string // git revision, "" when unknown
-	Modified  bool   // the working tree had uncommitted changes when built
-	GoVersion string
-}
-
-// ReadBuild returns the running binary's identity from runtime/debug.ReadBuildInfo
-// (main module version, vcs.revision, vcs.modified), overridden by Version and Commit when
-// they are set. Builds with -buildvcs=false, and tests, carry no git revision.
-func ReadBuild() Build {
-	b := Build{Version: "devel", GoVersion: runtime.Version()}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v := bi.Main.Version; v != "" && v != "(devel)" {
-			b.Version = v
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				b.Commit = s.Value
-			case "vcs.modified":
-				b.Modified = s.Value == "true"
-			}
-		}
-	}
-	if Version != "" {
-		b.Version = Version
-	}
-	if Commit != "" {
-		b.Commit = Commit
-		b.Modified = false
-	}
-	return b
-}
 
 // Meta describes a run: what ran, where, against what, with which settings, and when.
 type Meta struct {
@@ -115,7 +69,7 @@ type Target struct {
 // versions, git revision, host name, OS, architecture, CPU count and GOMAXPROCS. The caller
 // fills the scenario, target, seed, labels and flags.
 func NewMeta() Meta {
-	b := ReadBuild()
+	b := version.Read()
 	host, err := os.Hostname()
 	if err != nil {
 		host = "unknown"
@@ -164,14 +118,4 @@ func ParseLabels(args []string) (map[string]string, error) {
 		labels[k] = v
 	}
 	return labels, nil
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

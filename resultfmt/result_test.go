@@ -1,4 +1,4 @@
-package report
+package resultfmt_test
 
 import (
 	"encoding/json"
@@ -15,19 +15,20 @@ import (
 
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/protocol"
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 func TestFromLoadgen(t *testing.T) {
 	lr := fullRun()
 	meta := fullMeta()
 	meta.Interrupted = false
-	r := FromLoadgen(meta, lr)
+	r := resultfmt.FromLoadgen(meta, lr)
 
 	tests := []struct {
 		name      string
 		got, want any
 	}{
-		{"schema", r.Meta.SchemaVersion, SchemaVersion},
+		{"schema", r.Meta.SchemaVersion, resultfmt.SchemaVersion},
 		{"start from the run", r.Meta.Start, t0},
 		{"end from the run", r.Meta.End, t0.Add(55500 * time.Millisecond)},
 		{"interrupted from the run", r.Meta.Interrupted, true},
@@ -39,7 +40,7 @@ func TestFromLoadgen(t *testing.T) {
 		{"throughput is ok/s over the measured window", r.Stages[0].Commands[0].ThroughputPerS, 29980.0 / 30},
 		{"sent rate over the measured window", r.Stages[0].Commands[0].SentPerS, 1000.0},
 		{"a stage after the warm-up is measured whole", r.Stages[1].MeasuredUS, r.Stages[1].DurationUS},
-		{"counts", r.Stages[0].Commands[1].Counts, Counts{Sent: 3000, NoAck: 1000, OK: 1990, Exceptions: 10}},
+		{"counts", r.Stages[0].Commands[1].Counts, resultfmt.Counts{Sent: 3000, NoAck: 1000, OK: 1990, Exceptions: 10}},
 		{"errors", r.Stages[1].Commands[0].Counts.Errors(), uint64(8)},
 		{"corrected count", r.Stages[0].Commands[0].Corrected.Count, int64(30000)},
 		{"corrected max is the timeout", r.Stages[0].Commands[0].Corrected.MaxUS, lr.Stages[0].Commands[0].Corrected.Max()},
@@ -70,14 +71,14 @@ func TestFromLoadgenEdges(t *testing.T) {
 	tests := []struct {
 		name  string
 		lr    *loadgen.Result
-		check func(t *testing.T, r *Result)
+		check func(t *testing.T, r *resultfmt.Result)
 	}{
 		{
 			name: "never ran",
 			lr:   nil,
-			check: func(t *testing.T, r *Result) {
-				if r.Meta.SchemaVersion != SchemaVersion || r.Stages == nil || len(r.Stages) != 0 {
-					t.Errorf("got schema %d and stages %v, want %d and an empty list", r.Meta.SchemaVersion, r.Stages, SchemaVersion)
+			check: func(t *testing.T, r *resultfmt.Result) {
+				if r.Meta.SchemaVersion != resultfmt.SchemaVersion || r.Stages == nil || len(r.Stages) != 0 {
+					t.Errorf("got schema %d and stages %v, want %d and an empty list", r.Meta.SchemaVersion, r.Stages, resultfmt.SchemaVersion)
 				}
 			},
 		},
@@ -87,32 +88,32 @@ func TestFromLoadgenEdges(t *testing.T) {
 				Name: "s", Start: t0, End: t0,
 				Commands: []*loadgen.CommandResult{nil, {Command: protocol.Flush, Counts: loadgen.Counts{Sent: 1, NoAck: 1}}},
 			}}},
-			check: func(t *testing.T, r *Result) {
+			check: func(t *testing.T, r *resultfmt.Result) {
 				c := r.Stages[0].Commands
-				if len(c) != 1 || c[0].ThroughputPerS != 0 || c[0].Corrected != (Latency{}) {
+				if len(c) != 1 || c[0].ThroughputPerS != 0 || c[0].Corrected != (resultfmt.Latency{}) {
 					t.Errorf("got %+v, want one command with no rate and an empty latency", c)
 				}
 			},
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.check(t, FromLoadgen(minimalMeta(), tt.lr)) })
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, resultfmt.FromLoadgen(minimalMeta(), tt.lr)) })
 	}
 }
 
 func TestMerged(t *testing.T) {
 	lr := fullRun()
-	r := FromLoadgen(fullMeta(), lr)
+	r := resultfmt.FromLoadgen(fullMeta(), lr)
 	tests := []struct {
 		cmd     string
-		kind    HistogramKind
+		kind    resultfmt.HistogramKind
 		sources []*hdrhistogram.Histogram
 		sent    uint64
 	}{
-		{"HARTBEAT", Corrected, []*hdrhistogram.Histogram{lr.Stages[0].Commands[0].Corrected, lr.Stages[1].Commands[1].Corrected}, 31000},
-		{"HARTBEAT", Uncorrected, []*hdrhistogram.Histogram{lr.Stages[0].Commands[0].Uncorrected, lr.Stages[1].Commands[1].Uncorrected}, 31000},
-		{"GROUPDIS", SendDelay, []*hdrhistogram.Histogram{lr.Stages[1].Commands[0].SendDelay}, 10000},
-		{"PRINTXXX", Corrected, nil, 0},
+		{"HARTBEAT", resultfmt.Corrected, []*hdrhistogram.Histogram{lr.Stages[0].Commands[0].Corrected, lr.Stages[1].Commands[1].Corrected}, 31000},
+		{"HARTBEAT", resultfmt.Uncorrected, []*hdrhistogram.Histogram{lr.Stages[0].Commands[0].Uncorrected, lr.Stages[1].Commands[1].Uncorrected}, 31000},
+		{"GROUPDIS", resultfmt.SendDelay, []*hdrhistogram.Histogram{lr.Stages[1].Commands[0].SendDelay}, 10000},
+		{"PRINTXXX", resultfmt.Corrected, nil, 0},
 	}
 	for _, tt := range tests {
 		want := loadgen.NewHistogram()
@@ -133,7 +134,7 @@ func TestMerged(t *testing.T) {
 }
 
 func TestLatencyDecodeErrors(t *testing.T) {
-	good, err := NewLatency(spread(10, 100, 10))
+	good, err := resultfmt.NewLatency(spread(10, 100, 10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +142,11 @@ func TestLatencyDecodeErrors(t *testing.T) {
 	miscounted.Count = 11
 	tests := []struct {
 		name string
-		l    Latency
+		l    resultfmt.Latency
 		want string
 	}{
-		{"not base64", Latency{Count: 1, Histogram: "!!!"}, "damaged"},
-		{"not a histogram", Latency{Count: 1, Histogram: "aGVsbG8gd29ybGQ="}, "damaged"},
+		{"not base64", resultfmt.Latency{Count: 1, Histogram: "!!!"}, "damaged"},
+		{"not a histogram", resultfmt.Latency{Count: 1, Histogram: "aGVsbG8gd29ybGQ="}, "damaged"},
 		{"count disagrees", miscounted, "inconsistent"},
 	}
 	for _, tt := range tests {
@@ -165,12 +166,12 @@ func TestRead(t *testing.T) {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(p, ResultFile), []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(p, resultfmt.ResultFile), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	good, err := json.Marshal(FromLoadgen(minimalMeta(), minimalRun()))
+	good, err := json.Marshal(resultfmt.FromLoadgen(minimalMeta(), minimalRun()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestRead(t *testing.T) {
 		wantErr string
 	}{
 		{"folder", write("good", string(good)), ""},
-		{"file", filepath.Join(write("good2", string(good)), ResultFile), ""},
+		{"file", filepath.Join(write("good2", string(good)), resultfmt.ResultFile), ""},
 		{"newer field is ignored", write("newer-field", strings.Replace(string(good), `"meta":{`, `"meta":{"future":1,`, 1)), ""},
 		{"missing", filepath.Join(dir, "nope"), "does not exist"},
 		{"not JSON", write("bad", "{"), "not valid JSON"},
@@ -189,7 +190,7 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Read(tt.path)
+			r, err := resultfmt.Read(tt.path)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -220,7 +221,7 @@ func TestParseLabels(t *testing.T) {
 		{[]string{"a=1", "a=2"}, nil, "given twice"},
 	}
 	for _, tt := range tests {
-		got, err := ParseLabels(tt.args)
+		got, err := resultfmt.ParseLabels(tt.args)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("ParseLabels(%q) error = %v, want %q", tt.args, err, tt.wantErr)
@@ -233,37 +234,15 @@ func TestParseLabels(t *testing.T) {
 	}
 }
 
-func TestReadBuild(t *testing.T) {
-	tests := []struct {
-		name            string
-		version, commit string
-		wantVersion     string
-		wantCommit      string
-	}{
-		{"from build info", "", "", "devel", ""}, // test binaries carry neither
-		{"overridden", "v1.2.3", "abc123", "v1.2.3", "abc123"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			Version, Commit = tt.version, tt.commit
-			defer func() { Version, Commit = "", "" }()
-			b := ReadBuild()
-			if b.Version != tt.wantVersion || b.Commit != tt.wantCommit || b.GoVersion != runtime.Version() {
-				t.Errorf("ReadBuild() = %+v, want version %q, commit %q, %s", b, tt.wantVersion, tt.wantCommit, runtime.Version())
-			}
-		})
-	}
-}
-
 func TestNewMeta(t *testing.T) {
-	m := NewMeta()
+	m := resultfmt.NewMeta()
 	m.SetScenario("s", "s.yaml", []byte("abc"))
 	host, _ := os.Hostname()
 	tests := []struct {
 		name      string
 		got, want any
 	}{
-		{"schema", m.SchemaVersion, SchemaVersion},
+		{"schema", m.SchemaVersion, resultfmt.SchemaVersion},
 		{"tool", m.Tool, "dmbench"},
 		{"host", m.Host, host},
 		{"os", m.OS, runtime.GOOS},
@@ -279,7 +258,7 @@ func TestNewMeta(t *testing.T) {
 }
 
 func TestNewLatencyMeanRounded(t *testing.T) {
-	l, err := NewLatency(spread(3, 100, 7))
+	l, err := resultfmt.NewLatency(spread(3, 100, 7))
 	if err != nil {
 		t.Fatal(err)
 	}

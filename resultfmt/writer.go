@@ -1,4 +1,4 @@
-package report
+package resultfmt
 
 import (
 	"bufio"

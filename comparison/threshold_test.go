@@ -1,10 +1,13 @@
-package report
+package comparison
 
 import (
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dmbench/dmbench/internal/resultfixture"
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 func TestParseThreshold(t *testing.T) {
@@ -114,7 +117,7 @@ func TestParseThresholds(t *testing.T) {
 // "steady" (p99 ≈ 1 ms with tail: timeouts at 5 s) and "ramp"; GROUPADD in "steady"
 // (half without ack); GROUPDIS in "ramp" (p50 ≈ 47 ms).
 func TestThresholdCheck(t *testing.T) {
-	r := FromLoadgen(fullMeta(), fullRun())
+	r := resultfmt.FromLoadgen(fullMeta(), fullRun())
 	groupdis, err := r.WholeRun("GROUPDIS")
 	if err != nil {
 		t.Fatal(err)
@@ -177,11 +180,11 @@ func TestThresholdCheck(t *testing.T) {
 // unless it names one, and a run with nothing timed at all fails it.
 func TestThresholdCheckUntimed(t *testing.T) {
 	r := synthRun(synthMeta(), t0,
-		synthStage{"steady", []synthCmd{{"HARTBEAT", fig{tput: 100, p50: 100}}, {"GROUPADD", fig{tput: 10, untimed: true}}}})
-	untimed := synthRun(synthMeta(), t0, one("steady", "GROUPADD", fig{tput: 10, untimed: true}))
+		synthStage{Name: "steady", Cmds: []synthCmd{{Cmd: "HARTBEAT", F: fig{Tput: 100, P50: 100}}, {Cmd: "GROUPADD", F: fig{Tput: 10, Untimed: true}}}})
+	untimed := synthRun(synthMeta(), t0, one("steady", "GROUPADD", fig{Tput: 10, Untimed: true}))
 	tests := []struct {
 		name      string
-		r         *Result
+		r         *resultfmt.Result
 		threshold string
 		want      string // "" for no violation
 	}{
@@ -272,7 +275,11 @@ func TestParseFailOn(t *testing.T) {
 // TestFailOnCheck applies rules to the golden comparison: p50 rose significantly by
 // 28.86% (from 100.5 to 129.5 µs), throughput and errors did not change significantly.
 func TestFailOnCheck(t *testing.T) {
-	c := goldenComparison(t)
+	old, new := resultfixture.GoldenSides()
+	c, err := Compare(old, new, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		rule    string
 		want    int
@@ -319,10 +326,10 @@ func TestFailOnCheck(t *testing.T) {
 // TestFailOnFromZero: a relative rule on a metric whose old median is 0 fails on any
 // significant worsening (the change is infinite).
 func TestFailOnFromZero(t *testing.T) {
-	var old, new []*Result
+	var old, new []*resultfmt.Result
 	for i := 0; i < 6; i++ {
-		old = append(old, synthRun(synthMeta(), t0.Add(time.Duration(i)*time.Minute), one("steady", "HARTBEAT", fig{tput: 100, p50: 100})))
-		new = append(new, synthRun(synthMeta(), t0.Add(time.Hour+time.Duration(i)*time.Minute), one("steady", "HARTBEAT", fig{tput: 100, p50: 100, err: uint64(10 + i)})))
+		old = append(old, synthRun(synthMeta(), t0.Add(time.Duration(i)*time.Minute), one("steady", "HARTBEAT", fig{Tput: 100, P50: 100})))
+		new = append(new, synthRun(synthMeta(), t0.Add(time.Hour+time.Duration(i)*time.Minute), one("steady", "HARTBEAT", fig{Tput: 100, P50: 100, Err: uint64(10 + i)})))
 	}
 	c, err := Compare(old, new, CompareOptions{Metrics: []string{"errors"}})
 	if err != nil {
@@ -347,32 +354,6 @@ func TestFailOnFromZero(t *testing.T) {
 		}
 		if len(regs) > 0 && tt.rule == "errors:+1000%" && !math.IsInf(regs[0].Change, 1) {
 			t.Errorf("%s: change %v, want +Inf from 0", tt.rule, regs[0].Change)
-		}
-	}
-}
-
-func TestUnitFormat(t *testing.T) {
-	tests := []struct {
-		u    Unit
-		v    float64
-		want string
-	}{
-		{Microseconds, 100.5, "100.5µs"},
-		{Microseconds, 3120, "3.120ms"},
-		{Microseconds, 45_678, "45.68ms"},
-		{Microseconds, 1_500_000, "1.500s"},
-		{PerSecond, 999.5, "999.5/s"},
-		{PerSecond, 15_234, "15.23k/s"},
-		{PerSecond, 2_000_000, "2.000M/s"},
-		{Percent, 0, "0%"},
-		{Percent, 0.1, "0.100%"},
-		{Percent, 5, "5.00%"},
-		{Percent, 50, "50.0%"},
-		{Microseconds, math.NaN(), "?"},
-	}
-	for _, tt := range tests {
-		if got := tt.u.Format(tt.v); got != tt.want {
-			t.Errorf("%v.Format(%v) = %q, want %q", tt.u, tt.v, got, tt.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package report
+package resultfmt_test
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/protocol"
+	"github.com/dmbench/dmbench/report"
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 // sentInterval is what a test handed to Writer.Interval, to check the logs against.
@@ -26,7 +28,7 @@ type sentInterval struct {
 
 // feedIntervals sends n one-second intervals per command, starting at start (mid-second,
 // as a real run's are), with i+1 and 2i+1 values, and returns what was sent per command.
-func feedIntervals(t *testing.T, w *Writer, start time.Time, n int, cmds ...protocol.Command) map[protocol.Command][]sentInterval {
+func feedIntervals(t *testing.T, w *resultfmt.Writer, start time.Time, n int, cmds ...protocol.Command) map[protocol.Command][]sentInterval {
 	t.Helper()
 	sent := map[protocol.Command][]sentInterval{}
 	for i := 0; i < n; i++ {
@@ -180,7 +182,7 @@ func TestWriterRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "results") // Create makes it
-			w, err := Create(out, tt.runName)
+			w, err := resultfmt.Create(out, tt.runName)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +198,7 @@ func TestWriterRun(t *testing.T) {
 			lr.Interrupted = tt.interrupted
 			meta := fullMeta()
 			meta.Interrupted = false
-			res := FromLoadgen(meta, lr)
+			res := resultfmt.FromLoadgen(meta, lr)
 			dir, err := w.Finish(res)
 			if err != nil {
 				t.Fatal(err)
@@ -212,7 +214,7 @@ func TestWriterRun(t *testing.T) {
 			}
 
 			// result.json round-trips.
-			back, err := Read(dir)
+			back, err := resultfmt.Read(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,7 +271,7 @@ func TestWriterRun(t *testing.T) {
 
 			// The spectra parse, and match the merged corrected histograms.
 			for _, cmd := range res.Commands() {
-				merged, counts, err := res.Merged(cmd, Corrected)
+				merged, counts, err := res.Merged(cmd, resultfmt.Corrected)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -293,7 +295,7 @@ func TestWriterRun(t *testing.T) {
 			if err := w.Abort(); err != nil {
 				t.Errorf("Abort after Finish: %v", err)
 			}
-			if _, err := os.Stat(filepath.Join(dir, ResultFile)); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, resultfmt.ResultFile)); err != nil {
 				t.Errorf("Abort after Finish removed the results: %v", err)
 			}
 			if err := w.Interval(loadgen.Interval{Command: protocol.Heartbeat}); err == nil {
@@ -317,7 +319,7 @@ func TestWriterAbort(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := t.TempDir()
-			w, err := Create(out, "aborted")
+			w, err := resultfmt.Create(out, "aborted")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -334,7 +336,7 @@ func TestWriterAbort(t *testing.T) {
 			if got := listDir(t, out); len(got) != 0 {
 				t.Errorf("results folder holds %v after Abort, want nothing", got)
 			}
-			if _, err := w.Finish(FromLoadgen(minimalMeta(), minimalRun())); err == nil {
+			if _, err := w.Finish(resultfmt.FromLoadgen(minimalMeta(), minimalRun())); err == nil {
 				t.Error("Finish after Abort succeeded")
 			}
 			if err := w.Interval(loadgen.Interval{Command: protocol.Heartbeat}); err == nil {
@@ -348,7 +350,7 @@ func TestWriterAbort(t *testing.T) {
 // with commands that never replied, and Finish must still give a complete, readable folder.
 func TestWriterInterrupted(t *testing.T) {
 	out := t.TempDir()
-	w, err := Create(out, "cut-short")
+	w, err := resultfmt.Create(out, "cut-short")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,12 +370,12 @@ func TestWriterInterrupted(t *testing.T) {
 		}},
 		Stalls: []loadgen.Stall{{Start: t0.Add(time.Second), End: t0.Add(2500 * time.Millisecond), Outstanding: 5}},
 	}
-	res := FromLoadgen(minimalMeta(), lr)
+	res := resultfmt.FromLoadgen(minimalMeta(), lr)
 	dir, err := w.Finish(res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := Read(filepath.Join(dir, ResultFile))
+	back, err := resultfmt.Read(filepath.Join(dir, resultfmt.ResultFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +398,7 @@ func TestWriterInterrupted(t *testing.T) {
 		t.Errorf("GROUPDIS.hgrm of no replies has %d rows, last count %d, total %d; want no values", s.rows, s.lastCount, s.footerTotl)
 	}
 	var sum strings.Builder
-	if err := Summary(&sum, back, SummaryOptions{}); err != nil {
+	if err := report.Summary(&sum, back, report.SummaryOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(sum.String(), "INTERRUPTED") || !strings.Contains(sum.String(), "GROUPDIS") {
@@ -408,11 +410,11 @@ func TestWriterSameSecondRuns(t *testing.T) {
 	out := t.TempDir()
 	var dirs []string
 	for i := 0; i < 3; i++ {
-		w, err := Create(out, "twice")
+		w, err := resultfmt.Create(out, "twice")
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir, err := w.Finish(FromLoadgen(minimalMeta(), minimalRun()))
+		dir, err := w.Finish(resultfmt.FromLoadgen(minimalMeta(), minimalRun()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,7 +439,7 @@ func TestCreateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := Create(tt.outDir, "x")
+			w, err := resultfmt.Create(tt.outDir, "x")
 			if err == nil {
 				w.Abort()
 				t.Fatal("Create succeeded")
@@ -462,7 +464,7 @@ func TestSafeName(t *testing.T) {
 		{"ümlaut", "mlaut"},
 	}
 	for _, tt := range tests {
-		if got := safeName(tt.in); got != tt.want {
+		if got := resultfmt.SafeName(tt.in); got != tt.want {
 			t.Errorf("safeName(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
@@ -497,28 +499,28 @@ func TestWriterFailedWrites(t *testing.T) {
 		},
 		{
 			name:      "result.json",
-			fail:      func(p string) bool { return strings.HasSuffix(p, ResultFile) },
+			fail:      func(p string) bool { return strings.HasSuffix(p, resultfmt.ResultFile) },
 			wantFiles: []string{"GROUPADD.hlog", "HARTBEAT.hlog"},
-			wantErr:   ResultFile,
+			wantErr:   resultfmt.ResultFile,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := t.TempDir()
-			w, err := Create(out, "full-disk")
+			w, err := resultfmt.Create(out, "full-disk")
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.create = func(path string) (*os.File, error) {
+			resultfmt.SetCreate(w, func(path string) (*os.File, error) {
 				if tt.fail(path) {
 					// Make the file, so the folder shows it was begun, but write to /dev/full.
-					if f, err := createFile(path); err == nil {
+					if f, err := resultfmt.CreateFile(path); err == nil {
 						f.Close()
 					}
 					return os.OpenFile("/dev/full", os.O_WRONLY, 0)
 				}
-				return createFile(path)
-			}
+				return resultfmt.CreateFile(path)
+			})
 			var failed error
 			for i := 0; i < 3; i++ {
 				for _, cmd := range []protocol.Command{protocol.Heartbeat, protocol.GroupAdd} {
@@ -529,7 +531,7 @@ func TestWriterFailedWrites(t *testing.T) {
 					}
 				}
 			}
-			res := FromLoadgen(fullMeta(), fullRun())
+			res := resultfmt.FromLoadgen(fullMeta(), fullRun())
 			dir, err := w.Finish(res)
 			if err == nil {
 				t.Fatal("Finish succeeded with a file on a full disk")
@@ -542,7 +544,7 @@ func TestWriterFailedWrites(t *testing.T) {
 				if dir == "" {
 					t.Fatalf("Finish did not move the folder into place: %v", err)
 				}
-				if _, rerr := Read(dir); rerr != nil {
+				if _, rerr := resultfmt.Read(dir); rerr != nil {
 					t.Errorf("result.json of the kept run does not read back: %v", rerr)
 				}
 			} else {

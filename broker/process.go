@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/dmbench/dmbench/protocol"
+)
+
+// process handles one message under the processing lock and sends its reply, if any.
+func (s *Server) process(frames [][]byte, t0 time.Time) {
+	s.mu.Lock()
+	s.nowNS = s.now().UnixNano()
+	if !s.compat && s.store.nextExpiry() <= s.nowNS {
+		s.store.expire(s.nowNS)
+	}
+	cs, reply := s.handle(frames)
+	var out [][]byte
+	if reply {
+		out = s.enc.Encode(&s.out)
+	}
+	if st := s.cfg.Faults.ServiceTime; st > 0 {
+		s.occupy(t0.Add(st))
+	}
+	if cs != nil {
+		cs.record(time.Since(t0))
+	}
+	if reply && s.dropRep != nil && s.dropRep.Float64() < s.cfg.Faults.DropReplies {
+		s.stats.dropped.Replies++
+		reply = false
+	}
+	s.mu.Unlock()
+	if !reply {
+		return
+	}
+	if s.delay != nil {
+		s.delay.push(out, time.Now().Add(s.cfg.Faults.Latency))
+		return
+	}
+	_ = s.router.Send(out) // a peer gone meanwhile is counted by the router
+}
+
+// handle decodes and handles a message. It returns the counters to record the service
+// time in (nil for a malformed message) and whether s.out is a reply to send.
+func (s *Server) handle(frames [][]byte) (*cmdStats, bool) {
+	m := &s.msg
+	err := protocol.Decode(frames, m)
+	if err != nil && !protocol.IsBadProperty(err) {
+		return nil, s.malformed(frames, m, err)
+	}
+	cs := s.stats.of(m.Command)
+	cs.received++
+	var ok bool
+	if s.compat {
+		ok = s.handleCompat(m, err)
+	} else {
+		ok = s.handleReference(m, err)
+	}
+	if ok {
+		cs.completed++
+	} else {
+		cs.exceptions++
+	}
+	if !m.Properties.Ack {
+		return cs, false
+	}
+	if s.compat {
+		s.echoCompat(m, ok)
+	} else if m.Command == protocol.Performance && ok {
+		s.replyReport(m) // after counting, so that the report includes this request
+	}
+	return cs, true
+}
+
+// malformed counts an undecodable message and, in the reference mode, answers it with
+// EXCEPTON when its id was recovered, whatever its ack. In compat mode it is not answered
+// and its connection is stuck until another connection sends, as with 0.2.1.
+func (s *Server) malformed(frames [][]byte, m *protocol.Message, err error) bool {
+	if bodyLen(frames) >= 2 {
+		s.stats.of(m.Command).malformed++
+	} else {
+		s.stats.malformed++
+	}
+	if s.compat {
+		s.stuck[string(frames[0])] = true
+		return false
+	}
+	var de *protocol.DecodeError
+	if !errors.As(err, &de) || !de.HasID {
+		return false
+	}
+	s.out = protocol.Message{Envelope: m.Envelope, ID: de.ID, Command: protocol.Exception,
+		Properties: protocol.Properties{Reason: err.Error()}}
+	return true
+}
+
+// bodyLen returns the number of frames after the first empty one, or -1 without one.
+func bodyLen(frames [][]byte) int {
+	for i, f := range frames {
+		if len(f) == 0 {
+			return len(frames) - i - 1
+		}
+	}
+	return -1
+}
