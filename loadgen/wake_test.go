@@ -44,8 +44,10 @@ func TestReceiverWakeups(t *testing.T) {
 				checkBalance(t, res.Stages[i].Name, c)
 				all.Add(c)
 			}
-			if rep := srv.Report(); all.Timeouts != rep.Dropped.Replies {
-				t.Errorf("%d timeouts, but the broker dropped %d replies", all.Timeouts, rep.Dropped.Replies)
+			// Every dropped reply is a timeout; a timeout whose reply came after all (late:
+			// a slow machine, the race detector) was not dropped.
+			if rep := srv.Report(); all.Timeouts < rep.Dropped.Replies || all.Timeouts-all.Late > rep.Dropped.Replies {
+				t.Errorf("%d timeouts (%d of them late replies), but the broker dropped %d replies", all.Timeouts, all.Late, rep.Dropped.Replies)
 			}
 
 			idle := &res.Stages[0]
