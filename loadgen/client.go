@@ -31,6 +31,7 @@ type client struct {
 	timedOut    *timedOutRing // allocated at the first timeout (8 KiB: most clients never need it)
 	rel         []release
 	relNote     chan struct{} // capacity 1: "rel has entries"
+	paced       chan struct{} // capacity 1: the pacer reached the time a closed-loop wait asked for
 	outstanding atomic.Int64
 	busySince   atomic.Int64  // when outstanding last rose from 0 (ns), for stall starts
 	nextSeq     atomic.Uint64 // sequence numbers issued so far
@@ -69,6 +70,7 @@ func newClient(e *engine, index int) *client {
 		done:    make(chan struct{}),
 		out:     make(map[uint64]pending),
 		relNote: make(chan struct{}, 1),
+		paced:   make(chan struct{}, 1),
 		armed:   noDeadline,
 		rArmed:  noDeadline,
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	// StallThreshold: an interval with requests outstanding and no reply for at least
 	// this long is a stall; 0 means 1 s.
 	StallThreshold time.Duration
+	// Pacer sets how the run's timing thread waits for due sends (hybrid by default).
+	Pacer PacerConfig
 	// Reconnect makes clients reconnect with backoff after a lost connection.
 	Reconnect bool
 	// Intervals, if set, receives each second's histograms as they close, so that a
@@ -215,4 +217,8 @@ type GeneratorStats struct {
 	GCPauseMax    time.Duration
 	SendDelayP99  time.Duration
 	AchievedRatio float64 // requests sent / requests scheduled (open loop), 1 when closed
+	Pacer         PacerStats
+	// PacerNote says, when the pacer could not hold its window, how far off it was (the
+	// figures are still true: latency counts from the intended time).
+	PacerNote string
 }

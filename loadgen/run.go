@@ -49,6 +49,9 @@ type engine struct {
 	nonce [nonceLen]byte
 	tick  time.Duration // how long a receiver whose connection is down waits between looks
 
+	pacer      *pacer  // the one timing thread: open-loop sends, closed-loop think times
+	pacerBatch batcher // events of the sends the pacer makes; used on its thread only
+
 	cmds      []protocol.Command // the command table: distinct commands, first appearance first
 	cmdIndex  map[protocol.Command]uint8
 	stageCmds [][]uint8 // per stage: its distinct command indexes in mix order
@@ -172,6 +175,7 @@ func (e *engine) stop() {
 	e.stopOnce.Do(func() {
 		e.stopping.Store(true)
 		close(e.stopSend)
+		e.pacer.clk.interrupt() // it drops what is scheduled
 	})
 }
 
@@ -222,6 +226,16 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 	monDone := make(chan struct{})
 	go func() { defer close(monDone); e.stalls.run(monStop) }()
 
+	clk, runPacer := newPacerClock(e.base)
+	e.pacerBatch.out = e.batches
+	e.pacer = newPacer(e.cfg.Pacer, clk, e.stopSend, func(until int64) {
+		if until == math.MaxInt64 {
+			e.pacerBatch.flush()
+		} else {
+			e.pacerBatch.flushIfOld(until)
+		}
+	})
+	e.pacer.start(runPacer)
 	stopAfter := context.AfterFunc(ctx, e.stop)
 	defer stopAfter()
 
@@ -239,6 +253,7 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	stagesEnd := e.now()
+	e.pacer.shutdown() // every sender is done
 	res.Interrupted = ctx.Err() != nil
 	e.noteConnectedAtEnd()
 

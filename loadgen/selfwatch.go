@@ -33,6 +33,10 @@ const (
 	// each time they became runnable (Linux: /proc/self/task/*/schedstat), other
 	// processes were starving the generator, and every send and receive took that wait.
 	BoundSchedWait = time.Millisecond
+	// PacerMissFactor: a p99 send delay above this many spin windows is noted: the pacer
+	// did not hold its window (a note, not generator-bound, unless the send-delay rule
+	// above also holds).
+	PacerMissFactor = 2
 )
 
 // cpuWatch takes the process's CPU figures at the start of a run.
@@ -134,6 +138,15 @@ func (e *engine) selfWatch(res *Result, w0 cpuWatch, gc *gcWatch) {
 	if g.GCPauseMax > BoundGCPause {
 		g.Reasons = append(g.Reasons, fmt.Sprintf(
 			"a Go garbage-collection pause of %v stopped the generator", g.GCPauseMax.Round(time.Microsecond)))
+	}
+	g.Pacer = e.pacer.stats()
+	if ps := g.Pacer; ps.Mode != PacerSleep && g.SendDelayP99 > PacerMissFactor*ps.SpinWindow {
+		why := "the machine was busy"
+		if ps.BudgetSpent > 0 {
+			why = fmt.Sprintf("its spin budget of %.2g core ran out in %d second(s)", ps.SpinBudget, ps.BudgetSpent)
+		}
+		g.PacerNote = fmt.Sprintf("the %s pacer did not hold its %v window: p99 send delay %v (%s); latency still counts from each intended send",
+			ps.Mode, ps.SpinWindow, g.SendDelayP99.Round(time.Microsecond), why)
 	}
 	g.Bound = len(g.Reasons) > 0
 }

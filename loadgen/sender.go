@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dmbench/dmbench/protocol"
+	"github.com/dmbench/dmbench/transport"
 )
 
 // sendResult says how a send went.
@@ -17,8 +18,11 @@ const (
 	sendFailed
 )
 
-// send sends one request intended at the given time (ns since the run's start).
-func (c *client) send(w *work, intended int64, slot bool) sendResult {
+// send sends one request intended at the given time (ns since the run's start) and
+// records it in bt: the client's own batch for its closed-loop sender, the pacer's for
+// open-loop sends, which the pacer makes on its thread. With direct set and a transport
+// that allows it, the request is written on this goroutine (transport.DirectSender).
+func (c *client) send(w *work, intended int64, slot bool, bt *batcher, direct bool) sendResult {
 	e := c.e
 	m := w.pick()
 	seq := c.nextSeq.Load()
@@ -58,7 +62,13 @@ func (c *client) send(w *work, intended int64, slot bool) sendResult {
 	} else {
 		c.nextSeq.Store(seq + 1)
 	}
-	if err := c.d.Send(frames); err != nil {
+	var err error
+	if ds, ok := c.d.(transport.DirectSender); ok && direct {
+		err = ds.SendDirect(frames)
+	} else {
+		err = c.d.Send(frames)
+	}
+	if err != nil {
 		if m.ack {
 			c.mu.Lock()
 			if _, ok := c.out[seq]; ok {
@@ -67,21 +77,23 @@ func (c *client) send(w *work, intended int64, slot bool) sendResult {
 			}
 			c.mu.Unlock()
 		}
-		c.sb.add(event{at: now, bucket: bucket, cmd: m.cmd, kind: evSendErr}, now)
+		bt.add(event{at: now, bucket: bucket, cmd: m.cmd, kind: evSendErr}, now)
 		return sendFailed
 	}
 	kind, res := evSent, sentAck
 	if !m.ack {
 		kind, res = evSentNoAck, sentNoAck
 	}
-	c.sb.add(event{at: now, v1: (now - intended) / 1e3, bucket: bucket, cmd: m.cmd, kind: kind}, now)
+	bt.add(event{at: now, v1: (now - intended) / 1e3, bucket: bucket, cmd: m.cmd, kind: kind}, now)
 	return res
 }
 
 // wait sleeps until t (ns since the run's start), or until the run stops sending, or
 // until wake (may be nil) has something. It reports whether the run is still sending.
-// Before sleeping it hands the sender's batch on if it would get too old.
-func (c *client) wait(t int64, wake <-chan struct{}) bool {
+// Before sleeping it hands the sender's batch on if it would get too old. A precise wait
+// (a request's intended time) is timed by the run's pacer; others by Go's timers, which
+// may wake up to a millisecond late.
+func (c *client) wait(t int64, wake <-chan struct{}, precise bool) bool {
 	e := c.e
 	now := e.now()
 	if t <= now {
@@ -92,6 +104,9 @@ func (c *client) wait(t int64, wake <-chan struct{}) bool {
 		c.sb.flushIfOld(t)
 	}
 	c.sendWake.Store(t)
+	if precise {
+		return c.waitPaced(t, wake)
+	}
 	d := time.Duration(limit - now)
 	if c.timer == nil {
 		c.timer = time.NewTimer(d)
@@ -104,6 +119,29 @@ func (c *client) wait(t int64, wake <-chan struct{}) bool {
 		c.timer.Stop()
 	case <-e.stopSend:
 		c.timer.Stop()
+		return false
+	}
+	return !e.stopping.Load()
+}
+
+// waitPaced waits for the pacer to reach t, for wake or for the run to stop sending.
+func (c *client) waitPaced(t int64, wake <-chan struct{}) bool {
+	e := c.e
+	select {
+	case <-c.paced: // a wake-up left from an earlier wait that ended otherwise
+	default:
+	}
+	e.pacer.add(&timed{due: t, fire: func(int64) (int64, bool) {
+		select {
+		case c.paced <- struct{}{}:
+		default:
+		}
+		return 0, false
+	}})
+	select {
+	case <-c.paced:
+	case <-wake:
+	case <-e.stopSend:
 		return false
 	}
 	return !e.stopping.Load()
@@ -138,47 +176,56 @@ func (c *client) runStage(w *work, join int64) {
 // on for long after its stage.
 const endSlack = 500 * time.Millisecond
 
-// runOpen sends at the open-loop schedule's intended times. A sender that is behind sends
-// at once, without sleeping: latency is measured from the intended time, so catching up
-// is honest, and the send delay shows how far behind it was.
+// runOpen hands this client's open-loop schedule to the run's pacer, which sends each
+// request at its intended time on its own thread, and waits until the schedule is done:
+// the stage's end, the client's share of a stage bounded by count, or the run stopping.
+// A pacer that is behind sends at once, without sleeping: latency is measured from the
+// intended time, so catching up is honest, and the send delay shows how far behind it was.
 func (c *client) runOpen(w *work, join int64) {
 	e := c.e
 	st := w.st
 	arr := newArrivals(st.Open, st.Duration, st.Requests, w.clients, c.index, w.arrRng)
 	arr.skipTo(time.Duration(join - w.start))
-	var scheduled, sent int64
-	defer func() {
-		e.scheduled.Add(scheduled)
-		e.openSent.Add(sent)
-	}()
-	for {
+	next := func() (int64, bool) {
 		off, ok := arr.next()
 		if !ok {
-			return
+			return 0, false
 		}
 		it := w.start + int64(off)
-		if it >= w.end {
-			return
-		}
-		scheduled++
-		if !c.wait(it, nil) {
-			// Stopped by an interrupt: requests not yet due were never scheduled.
-			if e.now() < it {
-				scheduled--
-			}
-			return
-		}
-		if now := e.now(); w.tooLate(now) {
+		return it, it < w.end
+	}
+	first, ok := next()
+	if !ok {
+		return
+	}
+	done := make(chan struct{})
+	t := &timed{due: first, cancel: func() { close(done) }} // unfired requests were never scheduled
+	t.fire = func(now int64) (int64, bool) {
+		e.scheduled.Add(1)
+		if w.tooLate(now) {
 			// Far behind at the end of the stage: what was due and not sent is missed.
-			scheduled += arr.remaining(time.Duration(w.end - w.start))
-			return
+			e.scheduled.Add(arr.remaining(time.Duration(w.end - w.start)))
+			close(done)
+			return 0, false
 		}
 		// A send the transport refuses (no connection) still kept the schedule: the
 		// generator was on time, the server was not there. It counts as sent here, for
 		// the achieved ratio, and as a send error in the results.
-		c.send(w, it, false)
-		sent++
+		// Written on the pacer's thread unless more sends fall due right away, which the
+		// connections' writers then batch.
+		c.send(w, t.due, false, &e.pacerBatch, !e.pacer.dense(now))
+		e.openSent.Add(1)
+		it, ok := next()
+		if !ok {
+			close(done)
+			return 0, false
+		}
+		c.sendWake.Store(it)
+		return it, true
 	}
+	c.sendWake.Store(first)
+	e.pacer.add(t)
+	<-done
 }
 
 // sendErrorBackoff is how long a closed-loop slot waits after the transport refused a
@@ -209,7 +256,7 @@ func (c *client) runClosed(w *work, join int64) {
 			if c.sb.b != nil {
 				t = min(t, e.now()+int64(maxBatchAge)/2)
 			}
-			if !c.wait(t, c.relNote) {
+			if !c.wait(t, c.relNote, false) {
 				return
 			}
 			if e.now() >= w.end {
@@ -221,7 +268,7 @@ func (c *client) runClosed(w *work, join int64) {
 		if it >= w.end {
 			return
 		}
-		if !c.wait(it, c.relNote) {
+		if !c.wait(it, c.relNote, true) {
 			return
 		}
 		now := e.now()
@@ -232,7 +279,7 @@ func (c *client) runClosed(w *work, join int64) {
 			continue // woken by a release: look again for the earliest slot
 		}
 		heap.Pop(&ready)
-		switch c.send(w, it, true) {
+		switch c.send(w, it, true, &c.sb, false) {
 		case sentAck:
 			sent++
 		case sentNoAck:

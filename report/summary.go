@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dmbench/dmbench/internal/words"
+	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/resultfmt"
 )
 
@@ -263,6 +264,19 @@ func printGenerator(ew *errWriter, r *resultfmt.Result) {
 	}
 	ew.printf("generator: %s, GOMAXPROCS %d; GC pauses %s in all, %s at most; send delay p99 %s; sent %.1f%% of the schedule\n",
 		cpu, g.GOMAXPROCS, fmtMicros(g.GCPauseTotalUS), fmtMicros(g.GCPauseMaxUS), fmtMicros(g.SendDelayP99US), 100*g.AchievedRatio)
+	if p := g.Pacer; p.Mode != "" {
+		ew.printf("pacer: %s", p.Mode)
+		if p.Mode != string(loadgen.PacerSleep) {
+			ew.printf(", spin window %s, budget %.2g core", fmtMicros(p.SpinWindowUS), p.SpinBudget)
+		}
+		if wall := r.Meta.End.Sub(r.Meta.Start).Seconds(); wall > 0 {
+			ew.printf("; spun %.3f cores on average", p.SpinSeconds/wall)
+		}
+		ew.printf("; its lateness is the send delay above (p99 %s)\n", fmtMicros(g.SendDelayP99US))
+		if p.Note != "" {
+			ew.printf("note: %s\n", printable(p.Note))
+		}
+	}
 	if g.Bound {
 		why := strings.Join(g.Reasons, "; ")
 		if why == "" {

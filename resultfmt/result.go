@@ -182,6 +182,19 @@ type Generator struct {
 	GCPauseMaxUS   int64    `json:"gc_pause_max_us"`
 	SendDelayP99US int64    `json:"send_delay_p99_us"`
 	AchievedRatio  float64  `json:"achieved_ratio"` // requests sent / scheduled (open loop); 1 when closed
+	Pacer          Pacer    `json:"pacer"`
+}
+
+// Pacer is the run's timing thread: how it waited for due sends and what its spinning
+// cost. Note, when set, says it did not hold its window.
+type Pacer struct {
+	Mode         string  `json:"mode"` // hybrid, sleep or spin
+	SpinWindowUS int64   `json:"spin_window_us"`
+	SpinBudget   float64 `json:"spin_budget"`  // cores
+	SpinSeconds  float64 `json:"spin_seconds"` // CPU spent spinning, part of cpu_seconds
+	Wakes        uint64  `json:"wakes"`
+	BudgetSpent  uint64  `json:"budget_spent_seconds,omitempty"` // seconds whose spin budget ran out
+	Note         string  `json:"note,omitempty"`
 }
 
 // FromLoadgen builds the document for a run from its metadata and what loadgen.Run
@@ -254,6 +267,15 @@ func FromLoadgen(meta Meta, lr *loadgen.Result) *Result {
 		GCPauseMaxUS:   us(g.GCPauseMax),
 		SendDelayP99US: us(g.SendDelayP99),
 		AchievedRatio:  g.AchievedRatio,
+		Pacer: Pacer{
+			Mode:         string(g.Pacer.Mode),
+			SpinWindowUS: us(g.Pacer.SpinWindow),
+			SpinBudget:   g.Pacer.SpinBudget,
+			SpinSeconds:  g.Pacer.SpinSeconds,
+			Wakes:        g.Pacer.Wakes,
+			BudgetSpent:  g.Pacer.BudgetSpent,
+			Note:         g.PacerNote,
+		},
 	}
 	if r.Meta.GOMAXPROCS == 0 {
 		r.Meta.GOMAXPROCS = g.GOMAXPROCS

@@ -164,7 +164,8 @@ type nativeOutQueue struct {
 	dead    bool
 	waiters int
 	kick    chan struct{}
-	fullErr error // returned when the queue is full (ROUTER), made once per connection
+	fullErr error  // returned when the queue is full (ROUTER), made once per connection
+	direct  []byte // putDirect's encoding buffer, reused
 }
 
 func (q *nativeOutQueue) init() {
@@ -205,12 +206,52 @@ func (q *nativeOutQueue) put(msg [][]byte, raw []byte, limit int, block bool) er
 	q.busy = true
 	q.mu.Unlock()
 	if wake {
-		select {
-		case q.kick <- struct{}{}:
-		default:
-		}
+		q.wakeWriter()
 	}
 	return nil
+}
+
+// wakeWriter kicks the writer goroutine; a kick already pending is enough.
+func (q *nativeOutQueue) wakeWriter() {
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// putDirect writes msg to conn on the caller's goroutine when the writer is idle and
+// nothing is queued, and queues it as put does otherwise. It saves waking the writer
+// goroutine, which on a busy or locked thread can take tens of microseconds: the message
+// leaves when its sender says it does. A write error is returned, and the caller ends
+// the connection.
+func (q *nativeOutQueue) putDirect(msg [][]byte, conn net.Conn, limit int) error {
+	q.mu.Lock()
+	if q.dead {
+		q.mu.Unlock()
+		return errNativeQueueDead
+	}
+	if q.busy || len(q.pending) > 0 {
+		q.mu.Unlock()
+		return q.put(msg, nil, limit, true)
+	}
+	q.busy = true // the writer stays parked; puts meanwhile queue and are kicked below
+	buf := zmtpAppendMessage(q.direct[:0], msg)
+	q.mu.Unlock()
+	var never time.Time
+	err := nativeWriteAll(conn, buf, 0, &never)
+	q.mu.Lock()
+	if cap(buf) <= nativeRetainBuf {
+		q.direct = buf
+	}
+	wake := len(q.pending) > 0 && !q.dead
+	if !wake {
+		q.busy = false
+	}
+	q.mu.Unlock()
+	if wake {
+		q.wakeWriter()
+	}
+	return err
 }
 
 // shutdown marks the queue dead and releases blocked senders.

@@ -88,6 +88,13 @@ type Dealer interface {
 	Close() error
 }
 
+// DirectSender is a Dealer that can write a message on the caller's goroutine when
+// nothing is queued, instead of waking a writer goroutine: one wake-up less between a
+// send and the wire. The native DEALER is one; the load generator's pacer uses it.
+type DirectSender interface {
+	SendDirect(msg [][]byte) error
+}
+
 // Router is the server side: it listens and talks to many DEALER peers.
 //
 // Recv is called from one goroutine at a time; Send may be called from several.

@@ -242,6 +242,29 @@ func (d *nativeDealer) Send(msg [][]byte) error {
 	}
 }
 
+var _ DirectSender = (*nativeDealer)(nil)
+
+// SendDirect is Send, except that when nothing is queued it writes msg itself, on the
+// caller's goroutine, instead of waking the connection's writer (DirectSender).
+func (d *nativeDealer) SendDirect(msg [][]byte) error {
+	if len(msg) == 0 {
+		return errNativeEmpty
+	}
+	c := d.cur.Load()
+	if c == nil {
+		return d.Send(msg) // the error Send gives while disconnected or closed
+	}
+	err := c.q.putDirect(msg, c.conn, nativeDealerQueue)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errNativeQueueDead):
+		return d.Send(msg) // the connection died under us; a reconnect may have replaced it
+	}
+	d.fail(c, nativeIOError("write", err))
+	return ErrDisconnected
+}
+
 // Recv returns the next message. The frames stay valid until the next Recv.
 func (d *nativeDealer) Recv() ([][]byte, error) {
 	for {

@@ -38,6 +38,10 @@ type runFlags struct {
 	thresholds     []string
 	serverView     string
 	serverPoll     time.Duration
+	pacer          string
+	pacerCfg       loadgen.PacerConfig
+	spinWindow     time.Duration
+	spinBudget     float64
 	transport      *transport.Kind
 	broker         *brokerFlags
 }
@@ -71,6 +75,11 @@ func newRunCommand() *cobra.Command {
 	fs.StringVar(&f.serverView, "server-view", "on", "`on|off`: ask the server for its performance report (PERFMNCE) on a connection of its own at the start,\n"+
 		"at stage boundaries, every --server-poll and at the end, and show its figures beside the client's; off never asks")
 	fs.DurationVar(&f.serverPoll, "server-poll", serverview.DefaultEvery, "with --server-view on, also ask every this long (0: only at the start, stage boundaries and the end)")
+	fs.StringVar(&f.pacer, "pacer", string(loadgen.PacerHybrid), "how the one timing thread waits for each due send: `hybrid|sleep|spin`; hybrid sleeps on Linux's\n"+
+		"high-resolution timer until --spin-window before the send and spins the rest, within --spin-budget;\n"+
+		"sleep never spins (sends late by the wake-up latency); spin spins always (a whole core)")
+	fs.DurationVar(&f.spinWindow, "spin-window", loadgen.DefaultSpinWindow, "with --pacer hybrid, spin this long before each due send (above the machine's wake-up latency)")
+	fs.Float64Var(&f.spinBudget, "spin-budget", loadgen.DefaultSpinBudget, "with --pacer hybrid, spin at most this share of a core; past it, within each second, only sleep")
 	f.transport = addTransportFlag(fs)
 	f.broker = addBrokerFlags(fs)
 	return c
@@ -108,6 +117,17 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	if f.serverPoll < 0 {
 		return usageError(fmt.Errorf("--server-poll %v is negative: give 0 (no periodic reports) or more", f.serverPoll))
 	}
+	pacer, err := loadgen.ParsePacerMode(f.pacer)
+	if err != nil {
+		return usageError(fmt.Errorf("--pacer: %w", err))
+	}
+	if f.spinWindow <= 0 || f.spinWindow > 100*time.Millisecond {
+		return usageError(fmt.Errorf("--spin-window %v: give a duration above 0 and at most 100ms (default %v)", f.spinWindow, loadgen.DefaultSpinWindow))
+	}
+	if !(f.spinBudget > 0 && f.spinBudget <= 1) {
+		return usageError(fmt.Errorf("--spin-budget %v: give a share of one core above 0 and at most 1 (default %v)", f.spinBudget, loadgen.DefaultSpinBudget))
+	}
+	f.pacerCfg = loadgen.PacerConfig{Mode: pacer, SpinWindow: f.spinWindow, SpinBudget: f.spinBudget}
 	if f.drain < 0 {
 		return usageError(fmt.Errorf("--drain %v is negative: give 0 (wait as long as the longest request timeout) or more", f.drain))
 	}
@@ -236,7 +256,7 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 	cfg := loadgen.Config{
 		Plan: sc.Plan(), Addr: addr, Transport: *f.transport,
 		Drain: f.drain, InterruptDrain: interruptDrain, Abandon: sig.abandon,
-		StallThreshold: f.stallThreshold, Reconnect: f.reconnect,
+		StallThreshold: f.stallThreshold, Reconnect: f.reconnect, Pacer: f.pacerCfg,
 		Intervals: w, Progress: progress.Update,
 	}
 	poller, view := startServerView(ctx, c, f, addr)

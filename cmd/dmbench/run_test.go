@@ -327,6 +327,9 @@ func TestRunRefusesBeforeStarting(t *testing.T) {
 		{"negative drain", []string{"--drain", "-1s"}, "--drain -1s is negative"},
 		{"negative stall threshold", []string{"--stall-threshold", "-5ms"}, "--stall-threshold -5ms is negative"},
 		{"clients beyond the fd limit", []string{"--clients", tooMany}, "dmbench serve"},
+		{"unknown pacer", []string{"--pacer", "fast"}, "use hybrid, sleep or spin"},
+		{"spin budget above a core", []string{"--spin-budget", "2"}, "--spin-budget 2"},
+		{"no spin window", []string{"--spin-window", "0s"}, "--spin-window 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

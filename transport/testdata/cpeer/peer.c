@@ -20,7 +20,9 @@
  *       reaching COUNT is an error). With -w it prints "ready" after the warm-up and
  *       waits for a line on stdin before starting. At the end it prints one line:
  *       "roundtrips=N seconds=S cpu_user_us=U cpu_sys_us=S" (this process's CPU,
- *       libzmq's I/O thread included, during the measured run).
+ *       libzmq's I/O thread included, during the measured run), and with one request in
+ *       flight in all (1 socket, INFLIGHT 1) " p50_us=P p99_us=Q": the round trips' median
+ *       and 99th percentile, each timed from its request's send to its reply.
  *
  *   peer relay [-H IVL_MS] [-T TIMEOUT_MS] [-i IDENTITY] ADDR
  *       One DEALER connected to ADDR (no reconnection) that relays messages between
@@ -180,6 +182,11 @@ static int recv_reply(void *sock, zmq_msg_t *part, int flags) {
     return frames;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int run_dealer(const char *addr, int conns, int inflight, double seconds, long long count,
                       int wait_go, int heartbeat_ms) {
     void *ctx = zmq_ctx_new();
@@ -231,6 +238,11 @@ static int run_dealer(const char *addr, int conns, int inflight, double seconds,
             issued++;
             outstanding[i]++;
         }
+    /* With one request in flight in all, each reply's round trip is timed (for p50/p99). */
+    int timed = conns * inflight == 1;
+    size_t nrtt = 0, caprtt = 0;
+    double *rtts = NULL;
+    double sent_at = start;
     int stopping = 0;
     double t = start;
     while (!stop_requested) {
@@ -250,6 +262,19 @@ static int run_dealer(const char *addr, int conns, int inflight, double seconds,
                 if (frames != 4) bad++;
                 done++;
                 outstanding[i]--;
+                if (timed) {
+                    double got = now_seconds();
+                    if (nrtt == caprtt) {
+                        caprtt = caprtt ? 2 * caprtt : 65536;
+                        rtts = realloc(rtts, caprtt * sizeof *rtts);
+                        if (!rtts) {
+                            fprintf(stderr, "peer: out of memory\n");
+                            return 1;
+                        }
+                    }
+                    rtts[nrtt++] = got - sent_at;
+                    sent_at = got;
+                }
                 if (!stopping && (count <= 0 || issued < count)) {
                     send_request(socks[i], seq++);
                     issued++;
@@ -261,8 +286,14 @@ static int run_dealer(const char *addr, int conns, int inflight, double seconds,
     double elapsed = now_seconds() - start;
     long long u1, s1;
     cpu_us(&u1, &s1);
-    printf("roundtrips=%lld seconds=%.6f cpu_user_us=%lld cpu_sys_us=%lld\n", done, elapsed, u1 - u0,
+    printf("roundtrips=%lld seconds=%.6f cpu_user_us=%lld cpu_sys_us=%lld", done, elapsed, u1 - u0,
            s1 - s0);
+    if (nrtt > 0) {
+        qsort(rtts, nrtt, sizeof *rtts, cmp_double);
+        printf(" p50_us=%.1f p99_us=%.1f", rtts[nrtt / 2] * 1e6, rtts[(size_t)(0.99 * (double)(nrtt - 1))] * 1e6);
+    }
+    printf("\n");
+    free(rtts);
     fflush(stdout);
     int status = 0;
     if (bad > 0) {

@@ -1,0 +1,372 @@
+package loadgen
+
+import (
+	"container/heap"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PacerMode is how the pacer waits for the next due send.
+type PacerMode string
+
+// The pacer's idle strategies.
+const (
+	// PacerHybrid sleeps on a high-resolution timer until SpinWindow before the next due
+	// send and spins the rest, within SpinBudget. The default.
+	PacerHybrid PacerMode = "hybrid"
+	// PacerSleep only sleeps: no spinning, so each send is late by the machine's wake-up
+	// latency (tens of µs with Linux's high-resolution timer, ~1 ms with Go's timers).
+	PacerSleep PacerMode = "sleep"
+	// PacerSpin spins always: the most exact, at the cost of one core the broker under
+	// test cannot use.
+	PacerSpin PacerMode = "spin"
+)
+
+// PacerModes lists the idle strategies, the default first.
+var PacerModes = []PacerMode{PacerHybrid, PacerSleep, PacerSpin}
+
+// ParsePacerMode returns the mode named s, or an error that lists the valid names.
+func ParsePacerMode(s string) (PacerMode, error) {
+	for _, m := range PacerModes {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("pacer %q: unknown (use %s, %s or %s)", s, PacerHybrid, PacerSleep, PacerSpin)
+}
+
+// Pacer defaults.
+const (
+	// DefaultSpinWindow is how long before a due send the hybrid pacer stops sleeping and
+	// spins: above this machine's timer wake-up latency (p99 ~140 µs on a 2-core VM), so
+	// that a sleep rarely overshoots the due time.
+	DefaultSpinWindow = 200 * time.Microsecond
+	// DefaultSpinBudget is the share of one core the hybrid pacer may spend spinning; once
+	// it is spent within a second, it only sleeps until the next second.
+	DefaultSpinBudget = 0.3
+)
+
+// PacerConfig configures the pacer; the zero value is the default (hybrid, 200 µs, 0.3
+// core).
+type PacerConfig struct {
+	Mode       PacerMode
+	SpinWindow time.Duration
+	SpinBudget float64 // cores (0–1]
+}
+
+func (c PacerConfig) withDefaults() PacerConfig {
+	if c.Mode == "" {
+		c.Mode = PacerHybrid
+	}
+	if c.SpinWindow <= 0 {
+		c.SpinWindow = DefaultSpinWindow
+	}
+	if c.SpinBudget <= 0 {
+		c.SpinBudget = DefaultSpinBudget
+	}
+	return c
+}
+
+// PacerStats are the pacer's figures for a run.
+type PacerStats struct {
+	Mode        PacerMode
+	SpinWindow  time.Duration
+	SpinBudget  float64
+	SpinSeconds float64 // time spent spinning
+	Wakes       uint64  // sleeps that ended
+	BudgetSpent uint64  // seconds in which the spin budget ran out
+}
+
+// pacerClock is the pacer's view of time: the run's clock in ns, a sleep until an
+// absolute time that another goroutine can cut short, and whether sleeping is exact to
+// the spin window (false for Go's timers, which round waits up to a millisecond).
+type pacerClock interface {
+	now() int64
+	// sleep blocks until the clock reaches until (or a little after: the wake-up latency)
+	// or interrupt is called, whichever is first.
+	sleep(until int64)
+	interrupt()
+	close()
+}
+
+// timed is an entry of the pacer's schedule: fire is called on the pacer's thread at or
+// after due and returns the entry's next due time, or false when it is done.
+type timed struct {
+	due  int64
+	fire func(now int64) (next int64, again bool)
+	// cancel, if set, is called on the pacer's thread when the entry is dropped unfired
+	// (the run stopped sending).
+	cancel func()
+	i      int // index in the heap
+}
+
+type timedHeap []*timed
+
+func (h timedHeap) Len() int           { return len(h) }
+func (h timedHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h timedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].i = i; h[j].i = j }
+func (h *timedHeap) Push(x any)        { t := x.(*timed); t.i = len(*h); *h = append(*h, t) }
+func (h *timedHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return t
+}
+
+// pacer is the one timing thread of a run: it owns every due time (open-loop sends,
+// closed-loop think times), waits for the earliest with its idle strategy and fires it.
+// Entries are added from any goroutine (add); the schedule itself is touched only by the
+// pacer's goroutine.
+type pacer struct {
+	cfg PacerConfig
+	clk pacerClock
+
+	mu      sync.Mutex
+	pending []*timed // added since the pacer last looked
+	stopped bool
+
+	stop chan struct{}   // closed to end the pacer
+	drop <-chan struct{} // closed when the run stops sending: every entry is dropped
+	done chan struct{}
+
+	h timedHeap
+
+	// budget accounting: spin ns spent in the current one-second budget window
+	windowStart, windowSpin int64
+	windowSpent             bool
+	spinNs                  atomic.Int64
+	wakes, budgetSpent      atomic.Uint64
+
+	// onIdle is called before the pacer sleeps (the latest time it will wake) or blocks
+	// with nothing scheduled (math.MaxInt64): the engine hands its batch of events on.
+	onIdle func(until int64)
+}
+
+// pacersRunning counts running pacers, so that a test can see there is one per run
+// whatever the number of clients.
+var pacersRunning atomic.Int64
+
+func newPacer(cfg PacerConfig, clk pacerClock, drop <-chan struct{}, onIdle func(int64)) *pacer {
+	p := &pacer{cfg: cfg.withDefaults(), clk: clk, stop: make(chan struct{}), drop: drop, done: make(chan struct{}), onIdle: onIdle}
+	if p.onIdle == nil {
+		p.onIdle = func(int64) {}
+	}
+	return p
+}
+
+// start runs the pacer's loop on a goroutine of its own (locked to an OS thread by the
+// clock where it needs one).
+func (p *pacer) start(run func(loop func())) {
+	pacersRunning.Add(1)
+	go func() {
+		defer close(p.done)
+		defer pacersRunning.Add(-1)
+		run(p.loop)
+	}()
+}
+
+// add schedules t; it may be called from any goroutine.
+func (p *pacer) add(t *timed) {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		if t.cancel != nil {
+			t.cancel()
+		}
+		return
+	}
+	p.pending = append(p.pending, t)
+	p.mu.Unlock()
+	p.clk.interrupt()
+}
+
+// shutdown ends the pacer and waits for it; entries not yet fired are dropped.
+func (p *pacer) shutdown() {
+	p.mu.Lock()
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	p.mu.Unlock()
+	p.clk.interrupt()
+	<-p.done
+	p.clk.close()
+}
+
+// takePending moves what was added into the schedule.
+func (p *pacer) takePending() {
+	p.mu.Lock()
+	add := p.pending
+	p.pending = nil
+	stopped := p.stopped
+	p.mu.Unlock()
+	if stopped {
+		for _, t := range add {
+			if t.cancel != nil {
+				t.cancel()
+			}
+		}
+		return
+	}
+	for _, t := range add {
+		heap.Push(&p.h, t)
+	}
+}
+
+// loop is the pacer: fire everything due, then wait for the next due time.
+func (p *pacer) loop() {
+	defer p.onIdle(math.MaxInt64)
+	for {
+		select {
+		case <-p.stop:
+			p.dropAll()
+			return
+		case <-p.drop:
+			p.dropAll()
+			return
+		default:
+		}
+		p.takePending()
+		now := p.clk.now()
+		// Fire everything due: one wake-up sends every request that fell due meanwhile.
+		for len(p.h) > 0 && p.h[0].due <= now {
+			t := p.h[0]
+			next, again := t.fire(now)
+			if again {
+				t.due = next
+				heap.Fix(&p.h, 0)
+			} else {
+				heap.Pop(&p.h)
+			}
+			now = p.clk.now()
+		}
+		if len(p.h) == 0 {
+			p.onIdle(math.MaxInt64)
+			p.clk.sleep(math.MaxInt64)
+			continue
+		}
+		p.wait(p.h[0].due, now)
+	}
+}
+
+// wait waits for due with the idle strategy: it returns at or after due, or earlier when
+// something was added (the loop then looks again).
+func (p *pacer) wait(due, now int64) {
+	window := int64(p.cfg.SpinWindow)
+	switch {
+	case p.cfg.Mode == PacerSpin:
+		p.onIdle(due)
+		p.spin(due)
+	case p.cfg.Mode == PacerSleep || !p.spinAllowed(now):
+		p.sleep(due)
+	case due-now > window:
+		p.sleep(due - window)
+	default:
+		p.onIdle(due)
+		p.spin(due)
+	}
+}
+
+func (p *pacer) sleep(until int64) {
+	p.onIdle(until)
+	p.clk.sleep(until)
+	p.wakes.Add(1)
+}
+
+// spin busy-waits until due, or until something is added or the spin budget runs out.
+func (p *pacer) spin(due int64) {
+	start := p.clk.now()
+	now := start
+	for now < due {
+		if p.hasPending() || p.cfg.Mode != PacerSpin && !p.spinAllowed(now) {
+			break
+		}
+		now = p.clk.now()
+		p.charge(now - start)
+		start = now
+	}
+}
+
+func (p *pacer) hasPending() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) > 0 || p.stopped {
+		return true
+	}
+	select {
+	case <-p.drop:
+		return true
+	default:
+		return false
+	}
+}
+
+// charge counts d ns of spinning against the budget.
+func (p *pacer) charge(d int64) {
+	p.windowSpin += d
+	p.spinNs.Add(d)
+}
+
+// spinAllowed reports whether the hybrid pacer may still spin in the current one-second
+// window, starting a new window when the last one is over.
+func (p *pacer) spinAllowed(now int64) bool {
+	if now-p.windowStart >= int64(time.Second) {
+		p.windowStart, p.windowSpin, p.windowSpent = now, 0, false
+	}
+	if float64(p.windowSpin) < p.cfg.SpinBudget*float64(time.Second) {
+		return true
+	}
+	if !p.windowSpent {
+		p.windowSpent = true
+		p.budgetSpent.Add(1)
+	}
+	return false
+}
+
+// denseGap: when another entry falls due within this of now, the pacer is in a burst
+// (a high rate, or a backlog), and a send should be queued for its connection's writer,
+// which batches, rather than written on the pacer's thread.
+const denseGap = 50 * time.Microsecond
+
+// dense reports whether an entry other than the one firing (the heap's root) falls due
+// within denseGap of now. Called from fire, on the pacer's thread.
+func (p *pacer) dense(now int64) bool {
+	limit := now + int64(denseGap)
+	for i := 1; i <= 2 && i < len(p.h); i++ {
+		if p.h[i].due <= limit {
+			return true
+		}
+	}
+	return false
+}
+
+// dropAll cancels every entry not fired, and refuses later ones.
+func (p *pacer) dropAll() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.takePending()
+	for _, t := range p.h {
+		if t.cancel != nil {
+			t.cancel()
+		}
+	}
+	p.h = nil
+}
+
+// stats returns the pacer's figures.
+func (p *pacer) stats() PacerStats {
+	return PacerStats{
+		Mode:        p.cfg.Mode,
+		SpinWindow:  p.cfg.SpinWindow,
+		SpinBudget:  p.cfg.SpinBudget,
+		SpinSeconds: float64(p.spinNs.Load()) / 1e9,
+		Wakes:       p.wakes.Load(),
+		BudgetSpent: p.budgetSpent.Load(),
+	}
+}
