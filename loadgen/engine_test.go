@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/dmbench/dmbench/protocol"
 )
 
@@ -71,6 +73,8 @@ func TestRunFake(t *testing.T) {
 		handle  func(n int64, req *protocol.Message) ([][][]byte, time.Duration)
 		check   func(t *testing.T, res *Result, c Counts)
 		timeout time.Duration
+		// straddle: some interval holds both warm-up and stage events.
+		straddle bool
 	}{
 		{
 			name: "open loop, every request answered",
@@ -136,8 +140,10 @@ func TestRunFake(t *testing.T) {
 		},
 		{
 			name: "duplicates, late replies, strangers and garbage are counted, not fatal",
-			plan: Plan{Timeout: 100 * time.Millisecond, Stages: []Stage{{
-				Requests: 80, Clients: 1, Open: &Open{Rate: 200}, Mix: heartbeat(),
+			// A timeout far above an instant reply's round trip even under the race
+			// detector on a loaded machine; the late replies come well after it.
+			plan: Plan{Timeout: 500 * time.Millisecond, Stages: []Stage{{
+				Requests: 80, Clients: 1, Open: &Open{Rate: 100}, Mix: heartbeat(),
 			}}},
 			handle: func(n int64, req *protocol.Message) ([][][]byte, time.Duration) {
 				r := reply(req, protocol.Heartbeat)
@@ -146,7 +152,7 @@ func TestRunFake(t *testing.T) {
 					return [][][]byte{r, r}, 0 // a duplicate
 				case 1:
 					if n < 20 {
-						return [][][]byte{r}, 150 * time.Millisecond // after the 100 ms timeout
+						return [][][]byte{r}, 550 * time.Millisecond // after the 500 ms timeout
 					}
 					return [][][]byte{r}, 0
 				case 2:
@@ -158,8 +164,8 @@ func TestRunFake(t *testing.T) {
 			},
 			check: func(t *testing.T, res *Result, c Counts) {
 				sr := &res.Stages[0]
-				// n = 1, 5, …, 17 come late (5, all before the run ends at 400 ms); the
-				// rest are answered at once.
+				// n = 1, 5, …, 17 come late (5, sent in the first 200 ms and answered by
+				// 750 ms, while the stage still sends until 800 ms); the rest at once.
 				if c.Sent != 80 || c.OK != 55 || c.Duplicates != 20 || c.Timeouts != 5 || c.Late != 5 || c.Exceptions != 20 {
 					t.Errorf("counts %+v; want 80 sent, 55 OK, 20 duplicates, 5 timeouts (and late), 20 exceptions", c)
 				}
@@ -216,7 +222,8 @@ func TestRunFake(t *testing.T) {
 			plan: Plan{Warmup: 200 * time.Millisecond, Stages: []Stage{{
 				Duration: 500 * time.Millisecond, Clients: 1, Open: &Open{Rate: 100}, Mix: heartbeat(),
 			}}},
-			handle: echoHandler,
+			handle:   echoHandler,
+			straddle: true,
 			check: func(t *testing.T, res *Result, c Counts) {
 				if res.Warmup == nil {
 					t.Fatal("no warm-up result")
@@ -272,21 +279,66 @@ func TestRunFake(t *testing.T) {
 				total.Add(sc)
 			}
 			stageTotal := total
+			var warmTotal Counts
 			if res.Warmup != nil {
-				w := sumCounts(res.Warmup)
-				checkBalance(t, "warm-up", w)
-				total.Add(w)
+				warmTotal = sumCounts(res.Warmup)
+				checkBalance(t, "warm-up", warmTotal)
+				total.Add(warmTotal)
 			}
-			// The intervals hold every event exactly once.
-			var ivTotal Counts
-			for _, iv := range log.ivs {
+			// The intervals hold every event exactly once, the warm-up's apart.
+			var ivTotal, ivWarm Counts
+			stageHists := map[protocol.Command]*hdrhistogram.Histogram{}
+			straddles := 0
+			for j, iv := range log.ivs {
 				ivTotal.Add(iv.Counts)
 				if iv.End.Sub(iv.Start) != time.Second || iv.Corrected == nil || iv.Uncorrected == nil {
 					t.Errorf("interval %+v", iv)
 				}
+				if iv.Warmup {
+					ivWarm.Add(iv.Counts)
+				} else {
+					if stageHists[iv.Command] == nil {
+						stageHists[iv.Command] = NewHistogram()
+					}
+					stageHists[iv.Command].Merge(iv.Corrected)
+				}
+				if j > 0 {
+					prev := log.ivs[j-1]
+					if prev.Start.Equal(iv.Start) && prev.Command == iv.Command {
+						if !prev.Warmup || iv.Warmup {
+							t.Errorf("interval at %v of %s: parts in the order warm-up %v, %v; want the warm-up's first, once", iv.Start, iv.Command, prev.Warmup, iv.Warmup)
+						}
+						straddles++
+					}
+				}
 			}
 			if ivTotal != total {
 				t.Errorf("intervals add up to %+v, the result to %+v", ivTotal, total)
+			}
+			if ivWarm != warmTotal {
+				t.Errorf("the warm-up's intervals add up to %+v, the result's warm-up to %+v", ivWarm, warmTotal)
+			}
+			if tc.straddle != (straddles > 0) {
+				t.Errorf("%d intervals with both warm-up and stage parts, want some: %v", straddles, tc.straddle)
+			}
+			// The stages' intervals merged are the stages' corrected histograms merged.
+			for _, cmd := range []protocol.Command{protocol.GroupAdd, protocol.Heartbeat} {
+				want := NewHistogram()
+				for i := range res.Stages {
+					for _, cr := range res.Stages[i].Commands {
+						if cr.Command == cmd {
+							want.Merge(cr.Corrected)
+						}
+					}
+				}
+				got := stageHists[cmd]
+				if got == nil {
+					got = NewHistogram()
+				}
+				if !got.Equals(want) {
+					t.Errorf("%s: the stages' intervals merged hold %d values (max %d), the stages %d (max %d)",
+						cmd, got.TotalCount(), got.Max(), want.TotalCount(), want.Max())
+				}
 			}
 			if uint64(srv.reqs.Load()) != total.Sent {
 				t.Errorf("the peer saw %d requests, the result says %d sent", srv.reqs.Load(), total.Sent)
