@@ -9,8 +9,9 @@ import (
 
 // closer closes one-second intervals: intervalGrace after interval k ends, it asks every
 // recorder for its part of k, merges the parts, hands each command's figures to
-// Config.Intervals (in command order, from this one goroutine, in time order) and calls
-// Config.Progress. It also samples GC pauses and takes the interval's disconnect count.
+// Config.Intervals (the warm-up's apart from the stages', in command order, from this
+// one goroutine, in time order) and calls Config.Progress. It also samples GC pauses and
+// takes the interval's disconnect count.
 type closer struct {
 	e    *engine
 	recs []*recorder
@@ -104,50 +105,52 @@ func (cl *closer) final() []bucketRec {
 	return mergeCumulative(len(e.plan.Stages)+1, len(e.cmds), cums)
 }
 
-// emit merges interval k's parts and hands them on.
+// emit merges interval k's parts and hands them on: per command, in command order, the
+// warm-up's part (when it has events) and then the stages' part.
 func (cl *closer) emit(k int64, parts []*intervalRec) {
 	e := cl.e
-	merged := mergeIntervals(len(e.cmds), parts)
+	stages, warmup := mergeIntervals(len(e.cmds), parts)
 	start := e.at(k * int64(intervalLen))
 	end := start.Add(intervalLen)
 	cl.scratch.Reset()
 	var sent uint64
-	for i, r := range merged {
-		if r == nil {
-			continue
+	for i, cmd := range e.cmds {
+		if warmup != nil {
+			sent += cl.hand(Interval{Start: start, End: end, Command: cmd, Warmup: true}, warmup[i])
 		}
-		sent += r.counts.Sent
-		cl.errors += r.counts.Errors()
-		cl.scratch.Merge(r.corrected)
-		sink := e.cfg.Intervals
-		if sink == nil || cl.sinkErr != nil {
-			putHist(r.corrected)
-			putHist(r.uncorrected)
-			continue
-		}
-		cmd := string(e.cmds[i])
-		for _, h := range []*hdrhistogram.Histogram{r.corrected, r.uncorrected} {
-			h.SetStartTimeMs(start.UnixMilli())
-			h.SetEndTimeMs(end.UnixMilli())
-			h.SetTag(cmd)
-		}
-		err := sink.Interval(Interval{
-			Start:       start,
-			End:         end,
-			Command:     e.cmds[i],
-			Corrected:   r.corrected,
-			Uncorrected: r.uncorrected,
-			Counts:      r.counts,
-		})
-		if err != nil {
-			cl.sinkErr, cl.sinkErrAt = err, start
-		}
+		sent += cl.hand(Interval{Start: start, End: end, Command: cmd}, stages[i])
 	}
 	cl.lastSent = sent
 	cl.lastP99 = 0
 	if cl.scratch.TotalCount() > 0 {
 		cl.lastP99 = time.Duration(cl.scratch.ValueAtQuantile(99)) * time.Microsecond
 	}
+}
+
+// hand adds r's figures to the progress line's and hands them to Config.Intervals as
+// iv's, and returns the requests r sent. r is nil when iv's part saw no events: nothing
+// is handed on then.
+func (cl *closer) hand(iv Interval, r *recorded) uint64 {
+	if r == nil {
+		return 0
+	}
+	cl.errors += r.counts.Errors()
+	cl.scratch.Merge(r.corrected)
+	sink := cl.e.cfg.Intervals
+	if sink == nil || cl.sinkErr != nil {
+		putHist(r.corrected)
+		putHist(r.uncorrected)
+		return r.counts.Sent
+	}
+	for _, h := range []*hdrhistogram.Histogram{r.corrected, r.uncorrected} {
+		h.SetStartTimeMs(iv.Start.UnixMilli())
+		h.SetEndTimeMs(iv.End.UnixMilli())
+	}
+	iv.Corrected, iv.Uncorrected, iv.Counts = r.corrected, r.uncorrected, r.counts
+	if err := sink.Interval(iv); err != nil {
+		cl.sinkErr, cl.sinkErrAt = err, iv.Start
+	}
+	return r.counts.Sent
 }
 
 // progress calls Config.Progress with the last closed interval's figures.

@@ -152,12 +152,18 @@ func TestExpireExact(t *testing.T) {
 }
 
 // TestRecorderMerge feeds two recorders and checks that merged cumulative figures and
-// intervals hold every event once, intervals by event time.
+// intervals hold every event once, intervals by event time and the warm-up's requests
+// (bucket 0) apart from the stages'.
 func TestRecorderMerge(t *testing.T) {
 	in := make(chan *batch, 8)
 	r1, r2 := newRecorder(in, 2, 2), newRecorder(in, 2, 2)
 	s := func(at time.Duration, kind evKind, cmd uint8, v1, v2 int64) event {
 		return event{at: int64(at), kind: kind, bucket: 1, cmd: cmd, v1: v1, v2: v2}
+	}
+	w := func(at time.Duration, kind evKind, cmd uint8, v1, v2 int64) event {
+		ev := s(at, kind, cmd, v1, v2)
+		ev.bucket = 0
+		return ev
 	}
 	b1 := &batch{ev: []event{
 		s(100*time.Millisecond, evSent, 0, 10, 0),
@@ -169,12 +175,16 @@ func TestRecorderMerge(t *testing.T) {
 		s(1200*time.Millisecond, evTimeout, 0, 2000000, 0),
 		s(1600*time.Millisecond, evException, 1, 700, 600),
 		{at: int64(1700 * time.Millisecond), kind: evUnmatched, bucket: 1},
+		w(1100*time.Millisecond, evOK, 0, 900, 800), // a warm-up request answered in interval 1
 	}}
 	r1.consume(b1)
 	r2.consume(b2)
 
 	// Interval 0 from both recorders.
-	iv := mergeIntervals(2, []*intervalRec{r1.close(0), r2.close(0)})
+	iv, warm := mergeIntervals(2, []*intervalRec{r1.close(0), r2.close(0)})
+	if warm != nil {
+		t.Errorf("interval 0 has a warm-up part %+v, want none", warm)
+	}
 	if iv[0] == nil || iv[0].counts.Sent != 2 || iv[0].counts.OK != 1 || iv[0].corrected.TotalCount() != 1 {
 		t.Errorf("interval 0 GROUPADD: %+v, want 2 sent and 1 OK", iv[0])
 	}
@@ -183,12 +193,18 @@ func TestRecorderMerge(t *testing.T) {
 	}
 	// A late event for interval 0 goes to the oldest open one.
 	r1.consume(&batch{ev: []event{s(900*time.Millisecond, evOK, 0, 800, 700)}})
-	iv = mergeIntervals(2, []*intervalRec{r1.close(1), r2.close(1)})
+	iv, warm = mergeIntervals(2, []*intervalRec{r1.close(1), r2.close(1)})
 	if iv[0].counts.Timeouts != 1 || iv[0].counts.OK != 1 || iv[0].corrected.TotalCount() != 2 {
 		t.Errorf("interval 1 GROUPADD: %+v, want the timeout and the late OK", iv[0].counts)
 	}
 	if iv[1].counts.Sent != 1 || iv[1].counts.Exceptions != 1 {
 		t.Errorf("interval 1 HARTBEAT %+v; want 1 sent, 1 exception", iv[1].counts)
+	}
+	if warm == nil || warm[0] == nil || warm[1] != nil {
+		t.Fatalf("interval 1 warm-up part %+v, want GROUPADD only", warm)
+	}
+	if warm[0].counts.OK != 1 || warm[0].counts.Sent != 0 || warm[0].corrected.TotalCount() != 1 || warm[0].corrected.Max() < 900 {
+		t.Errorf("interval 1 warm-up GROUPADD %+v (corrected max %d), want the one OK at 900 µs", warm[0].counts, warm[0].corrected.Max())
 	}
 
 	cum := mergeCumulative(2, 2, [][]bucketRec{r1.cum, r2.cum})
@@ -205,6 +221,9 @@ func TestRecorderMerge(t *testing.T) {
 	}
 	if hb.counts.Sent != 1 || hb.counts.Exceptions != 1 || cum[1].unmatched != 1 {
 		t.Errorf("cumulative HARTBEAT %+v, unmatched %d", hb.counts, cum[1].unmatched)
+	}
+	if wga := cum[0].cmds[0]; wga == nil || wga.counts.OK != 1 || wga.corrected.TotalCount() != 1 {
+		t.Errorf("cumulative warm-up GROUPADD %+v, want the one OK", wga)
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 // its histograms, so the hot path takes no lock. A recorder keeps, per bucket (the
 // warm-up, or a stage) and command, cumulative counts and corrected, uncorrected and
 // send-delay histograms, and per open one-second interval and command, counts and
-// corrected and uncorrected histograms. The interval closer asks every recorder for
+// corrected and uncorrected histograms, for the warm-up's requests apart from the
+// stages' (so that an interval log can be read without the warm-up, as the summary
+// is). The interval closer asks every recorder for
 // interval k once k has ended and a grace period has passed, merges their parts, hands
 // the result to Config.Intervals and forgets it, so memory does not grow with the run.
 // At the end the recorders' cumulative state is merged into the Result.
@@ -125,11 +127,14 @@ type bucketRec struct {
 	unmatched   uint64
 }
 
-// intervalRec is one interval's figures, per command index. Replies tied to no command
-// (undecodable, unmatched) are counted only in the bucket's cumulative figures.
+// intervalRec is one interval's figures, per command index: of the stages' requests
+// (buckets 1 and up) in cmds, of the warm-up's (bucket 0) in warmup, which stays nil
+// while the interval sees none. Replies tied to no command (undecodable, unmatched) are
+// counted only in the bucket's cumulative figures.
 type intervalRec struct {
-	k    int64
-	cmds []*recorded
+	k      int64
+	cmds   []*recorded
+	warmup []*recorded
 }
 
 // recorder owns histograms and is fed batches. One goroutine per recorder.
@@ -256,10 +261,17 @@ func (r *recorder) record(e *event) {
 		br.cmds[e.cmd] = c
 	}
 	apply(c, e)
-	ic := iv.cmds[e.cmd]
+	slots := iv.cmds
+	if e.bucket == 0 {
+		if iv.warmup == nil {
+			iv.warmup = make([]*recorded, r.ncmd)
+		}
+		slots = iv.warmup
+	}
+	ic := slots[e.cmd]
 	if ic == nil {
 		ic = &recorded{corrected: getHist(), uncorrected: getHist()}
-		iv.cmds[e.cmd] = ic
+		slots[e.cmd] = ic
 	}
 	apply(ic, e)
 }
@@ -322,31 +334,44 @@ func putHist(h *hdrhistogram.Histogram) {
 	histPool.Put(h)
 }
 
-// mergeIntervals merges the recorders' parts of one interval into parts[0]'s histograms
-// (allocating where the first part has none) and returns the merged per-command figures,
-// recycling the other parts' histograms.
-func mergeIntervals(ncmd int, parts []*intervalRec) []*recorded {
-	out := make([]*recorded, ncmd)
+// mergeIntervals merges the recorders' parts of one interval into the first part's
+// figures (allocating where it has none) and returns the merged per-command figures of
+// the stages' requests and of the warm-up's (nil when no part has any), recycling the
+// other parts' histograms.
+func mergeIntervals(ncmd int, parts []*intervalRec) (stages, warmup []*recorded) {
+	stages = make([]*recorded, ncmd)
 	for _, p := range parts {
 		if p == nil {
 			continue
 		}
-		for i, c := range p.cmds {
-			if c == nil {
-				continue
+		mergeInto(stages, p.cmds)
+		if p.warmup != nil {
+			if warmup == nil {
+				warmup = make([]*recorded, ncmd)
 			}
-			if out[i] == nil {
-				out[i] = c
-				continue
-			}
-			out[i].counts.Add(c.counts)
-			out[i].corrected.Merge(c.corrected)
-			out[i].uncorrected.Merge(c.uncorrected)
-			putHist(c.corrected)
-			putHist(c.uncorrected)
+			mergeInto(warmup, p.warmup)
 		}
 	}
-	return out
+	return stages, warmup
+}
+
+// mergeInto merges an interval part's per-command figures into dst, taking src's
+// figures where dst has none and recycling src's histograms otherwise.
+func mergeInto(dst, src []*recorded) {
+	for i, c := range src {
+		if c == nil {
+			continue
+		}
+		if dst[i] == nil {
+			dst[i] = c
+			continue
+		}
+		dst[i].counts.Add(c.counts)
+		dst[i].corrected.Merge(c.corrected)
+		dst[i].uncorrected.Merge(c.uncorrected)
+		putHist(c.corrected)
+		putHist(c.uncorrected)
+	}
 }
 
 // mergeCumulative merges the recorders' cumulative figures bucket by bucket.

@@ -59,14 +59,22 @@ type Config struct {
 
 // IntervalSink receives interval histograms as Run closes each interval. Calls come from
 // one goroutine, in time order; the histograms are owned by the sink after the call.
+// Within one interval they come in the order of the commands, and for each command the
+// warm-up's part (Interval.Warmup) before the stages' part, each only when it saw events.
 type IntervalSink interface {
 	Interval(iv Interval) error
 }
 
-// Interval is one closed interval (normally one second) of one command.
+// Interval is one closed interval (normally one second) of one command: the events of
+// the stages' requests or, with Warmup set, those of the warm-up's (by when each request
+// was intended, as the Result counts them). An interval in which both had events comes
+// as two Intervals with the same Start and End, so that the stages' intervals merged give
+// the Result's stage figures without the warm-up. The histograms' start and end times are
+// set to Start and End; they carry no tag.
 type Interval struct {
 	Start, End  time.Time
 	Command     protocol.Command
+	Warmup      bool                    // the warm-up's requests rather than the stages'
 	Corrected   *hdrhistogram.Histogram // by reply time within the interval
 	Uncorrected *hdrhistogram.Histogram
 	Counts      Counts // events that happened within the interval

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dmbench/dmbench/metric"
 )
@@ -52,10 +53,12 @@ func bracket(parts []string) string {
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// errWriter keeps the first write error and skips later writes.
+// errWriter keeps the first write error and skips later writes. Its printf wraps what it
+// prints to width (0: no wrapping); tables are written with Write and laid out to fit.
 type errWriter struct {
-	w   io.Writer
-	err error
+	w     io.Writer
+	width int
+	err   error
 }
 
 func (e *errWriter) Write(p []byte) (int, error) {
@@ -69,8 +72,64 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// printf prints whole lines (the format ends with a newline), each wrapped to e.width.
 func (e *errWriter) printf(format string, args ...any) {
-	fmt.Fprintf(e, format, args...)
+	s := fmt.Sprintf(format, args...)
+	if e.width > 0 {
+		lines := strings.Split(s, "\n")
+		for i, l := range lines {
+			lines[i] = strings.Join(wrapLine(l, e.width), "\n")
+		}
+		s = strings.Join(lines, "\n")
+	}
+	io.WriteString(e, s)
+}
+
+// wrapLine breaks line at spaces into lines of at most width runes, indenting those after
+// the first two spaces more than line. A word wider than the room left keeps a line of its
+// own, whole, and is the one thing wider than width: a long file path or label is not cut.
+func wrapLine(line string, width int) []string {
+	if utf8.RuneCountInString(line) <= width {
+		return []string{line}
+	}
+	body := strings.TrimLeft(line, " ")
+	hang := line[:len(line)-len(body)] + "  "
+	var out []string
+	cur, n := line[:len(line)-len(body)], 0 // n: the words on cur
+	for _, word := range strings.Fields(body) {
+		if n > 0 && utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(word) > width {
+			out = append(out, cur)
+			cur, n = hang, 0
+		}
+		if n > 0 {
+			cur += " "
+		}
+		cur += word
+		n++
+	}
+	return append(out, cur)
+}
+
+// widest returns the width in runes of text's longest line.
+func widest(text string) int {
+	w := 0
+	for _, l := range strings.Split(text, "\n") {
+		w = max(w, utf8.RuneCountInString(l))
+	}
+	return w
+}
+
+// firstFitting returns the first of n layouts, the widest first, whose text as render
+// writes it is at most width runes wide; the last (the narrowest) when none is.
+func firstFitting(n, width int, render func(w io.Writer, layout int)) int {
+	for i := 0; i < n-1; i++ {
+		var b strings.Builder
+		render(&b, i)
+		if widest(b.String()) <= width {
+			return i
+		}
+	}
+	return n - 1
 }
 
 // printable returns s with control characters and invalid UTF-8 escaped as Go escapes
@@ -84,4 +143,16 @@ func printable(s string) string {
 // apart: the summary's tables.
 func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+}
+
+// tableRow writes one row of a newTable, leaving out the empty cells at its end so that
+// no line ends in spaces, and nothing for a row of empty cells.
+func tableRow(tw io.Writer, cells ...string) {
+	for len(cells) > 0 && cells[len(cells)-1] == "" {
+		cells = cells[:len(cells)-1]
+	}
+	if len(cells) == 0 {
+		return
+	}
+	io.WriteString(tw, strings.Join(cells, "\t")+"\t\n")
 }

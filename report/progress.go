@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -38,6 +40,10 @@ func (p *Progress) Update(s loadgen.Progress) {
 		return
 	}
 	line := ProgressLine(s)
+	if cols, ok := terminalColumns(p.w); ok && utf8.RuneCountInString(line) >= cols {
+		// A line that wraps cannot be rewritten in place: cut it to the terminal.
+		line = string([]rune(line)[:cols-1])
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len([]rune(line))
@@ -59,11 +65,11 @@ func (p *Progress) Done() {
 	}
 }
 
-// ProgressLine formats one progress snapshot: elapsed of total time, the stage, achieved
-// against target rate, requests in flight, the last interval's corrected p99 and the
-// errors so far, e.g.
+// ProgressLine formats one progress snapshot: elapsed of total time, the stage, the rate
+// sent against the target, of all commands together (the summary's TOTAL row), requests
+// in flight, the last interval's corrected p99 and the errors so far, e.g.
 //
-//	12.0s/30.0s steady: 998/s of 1000/s, 8 in flight, p99 1.23ms, 0 errors
+//	12.0s/30.0s steady: 998/s of 1000/s sent (all commands), 8 in flight, p99 1.23ms, 0 errors
 func ProgressLine(s loadgen.Progress) string {
 	var b strings.Builder
 	b.WriteString(fmtDuration(s.Elapsed.Truncate(100 * time.Millisecond)))
@@ -77,6 +83,7 @@ func ProgressLine(s loadgen.Progress) string {
 	if s.TargetRate > 0 {
 		fmt.Fprintf(&b, " of %s/s", fmtRate(s.TargetRate))
 	}
+	b.WriteString(" sent (all commands)")
 	fmt.Fprintf(&b, ", %d in flight, p99 %s, %s", s.InFlight, fmtMicros(int64(s.P99/time.Microsecond)), words.Plural(max(s.Errors, 0), "error", "errors"))
 	return b.String()
 }
@@ -93,4 +100,26 @@ func ProgressEnabled(f *os.File) bool {
 		return false
 	}
 	return IsTerminal(f)
+}
+
+// TerminalWidth returns the width in columns to lay a summary written to w out for: the
+// terminal's when w is one, else $COLUMNS when it holds a positive number, else DefaultWidth.
+func TerminalWidth(w io.Writer) int {
+	if cols, ok := terminalColumns(w); ok {
+		return cols
+	}
+	if cols, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && cols > 0 {
+		return cols
+	}
+	return DefaultWidth
+}
+
+// terminalColumns returns the width of the terminal w is, when it is one of known width.
+func terminalColumns(w io.Writer) (int, bool) {
+	if f, ok := w.(*os.File); ok && IsTerminal(f) {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols, true
+		}
+	}
+	return 0, false
 }

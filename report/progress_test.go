@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -21,12 +22,12 @@ func TestProgressLine(t *testing.T) {
 			name: "open loop",
 			p: loadgen.Progress{Elapsed: 12340 * time.Millisecond, Total: 30 * time.Second, Stage: "steady",
 				TargetRate: 1000, AchievedRate: 998.4, InFlight: 8, P99: 1234 * time.Microsecond, Errors: 0},
-			want: "12.3s/30.0s steady: 998/s of 1000/s, 8 in flight, p99 1.23ms, 0 errors",
+			want: "12.3s/30.0s steady: 998/s of 1000/s sent (all commands), 8 in flight, p99 1.23ms, 0 errors",
 		},
 		{
 			name: "closed loop, counted stage",
 			p:    loadgen.Progress{Elapsed: 1500 * time.Millisecond, Stage: "burst", AchievedRate: 17.5, InFlight: 64, P99: 72 * time.Second, Errors: 1},
-			want: "1.5s burst: 17.5/s, 64 in flight, p99 72.0s, 1 error",
+			want: "1.5s burst: 17.5/s sent (all commands), 64 in flight, p99 72.0s, 1 error",
 		},
 	}
 	for _, tt := range tests {
@@ -118,5 +119,38 @@ func TestIsTerminal(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestTerminalWidth(t *testing.T) {
+	regular, err := os.Create(t.TempDir() + "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer regular.Close()
+	tests := []struct {
+		name    string
+		columns string // "" unsets COLUMNS
+		want    int
+	}{
+		{"no COLUMNS", "", DefaultWidth},
+		{"COLUMNS", "95", 95},
+		{"COLUMNS not a number", "wide", DefaultWidth},
+		{"COLUMNS zero", "0", DefaultWidth},
+		{"COLUMNS negative", "-80", DefaultWidth},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("COLUMNS", tt.columns)
+			if tt.columns == "" {
+				os.Unsetenv("COLUMNS")
+			}
+			// Neither is a terminal: COLUMNS, else the default.
+			for _, w := range []io.Writer{regular, &bytes.Buffer{}} {
+				if got := TerminalWidth(w); got != tt.want {
+					t.Errorf("TerminalWidth(%T) = %d, want %d", w, got, tt.want)
+				}
+			}
+		})
 	}
 }

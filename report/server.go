@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"slices"
@@ -58,23 +59,35 @@ func printServerView(ew *errWriter, r *resultfmt.Result) {
 	}
 	ew.printf("\nserver view: %s%s: %d reports, asked for on a connection of dmbench's own (not part of the load) %s\n",
 		cmp.Or(id.Server, "(unnamed server)"), bracket(who), countReports(sv), when)
-	ew.printf("  client SENT − server RECEIVED were lost before the server; server COMPLETED + FAILED − the replies the client got\n" +
-		"  (requests without ack count as answered) were lost after it. RTT (the client's, reply − actual send) − SERVICE (the\n" +
-		"  server's own time) is queueing, network and the generator. The whole run joins exactly, a stage approximately:\n" +
-		"  requests in flight at its boundaries fall on either side, and can make its losses read below zero.\n")
+	ew.printf("  client SENT − server RECEIVED were lost before the server; server COMPLETED + FAILED − the replies the client got " +
+		"(requests without ack count as answered) were lost after it. RTT (the client's, reply − actual send) − SERVICE (the " +
+		"server's own time) is queueing, network and the generator. The whole run joins exactly, a stage approximately: " +
+		"requests in flight at its boundaries fall on either side, and can make its losses read below zero.\n")
 	// One stage that spans the whole run is printed once.
 	whole := sv.Total != nil && len(sv.Stages) == 1 && sv.Stages[0].FromSnapshot == sv.Total.FromSnapshot &&
 		sv.Stages[0].ToSnapshot == sv.Total.ToSnapshot && sv.Stages[0].Problem == sv.Total.Problem
+	var joins []*resultfmt.ServerJoin
+	for i := range sv.Stages {
+		joins = append(joins, &sv.Stages[i])
+	}
+	if sv.Total != nil && !whole {
+		joins = append(joins, sv.Total)
+	}
+	layout := joinLayouts[firstFitting(len(joinLayouts), ew.width, func(w io.Writer, i int) {
+		for _, j := range joins {
+			joinTables(w, j, joinLayouts[i])
+		}
+	})]
 	for i := range sv.Stages {
 		title := fmt.Sprintf("stage %d %q", i+1, sv.Stages[i].Name)
 		if whole {
 			title += ", the whole run"
 		}
-		printJoin(ew, &sv.Stages[i], title)
+		printJoin(ew, &sv.Stages[i], title, layout)
 	}
 	if sv.Total != nil {
 		if !whole {
-			printJoin(ew, sv.Total, "whole run")
+			printJoin(ew, sv.Total, "whole run", layout)
 		}
 		if len(sv.Total.Others) > 0 {
 			var parts []string
@@ -124,7 +137,7 @@ func rawValue(v any) string {
 	return s
 }
 
-func printJoin(ew *errWriter, j *resultfmt.ServerJoin, title string) {
+func printJoin(ew *errWriter, j *resultfmt.ServerJoin, title string, layout []int) {
 	span := ""
 	if j.From != "" && j.To != "" {
 		span = j.From + " → " + j.To
@@ -142,21 +155,7 @@ func printJoin(ew *errWriter, j *resultfmt.ServerJoin, title string) {
 	if len(j.Commands) == 0 {
 		ew.printf("    no requests\n")
 	}
-	if len(j.Commands) > 0 {
-		tw := newTable(ew)
-		fmt.Fprint(tw, "    COMMAND\tSENT\tRECEIVED\tCOMPLETED\tFAILED\tOK\tLOST BEFORE\tLOST AFTER\tP50 RTT / SERVICE\tP99 RTT / SERVICE\t\n")
-		for i := range j.Commands {
-			c := &j.Commands[i]
-			recv, comp, failed := "absent", "absent", "absent"
-			if s := c.Server; s != nil {
-				recv, comp, failed = strconv.FormatUint(s.Received, 10), strconv.FormatUint(s.Completed, 10), strconv.FormatUint(s.Exceptions, 10)
-			}
-			fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", c.Command, c.ClientSent, recv, comp, failed, c.ClientOK,
-				fmtLoss(c.LossBeforeServer), fmtLoss(c.LossAfterServer),
-				rttService(c, c.ClientRTTP50US, c.ServiceTime.P50US), rttService(c, c.ClientRTTP99US, c.ServiceTime.P99US))
-		}
-		tw.Flush()
-	}
+	joinTables(ew, j, layout)
 	for i := range j.Commands {
 		c := &j.Commands[i]
 		if note := words.Notes(c.Note, c.ServiceProblem); note != "" {
@@ -178,6 +177,66 @@ func printJoin(ew *errWriter, j *resultfmt.ServerJoin, title string) {
 	}
 	if len(state) > 0 {
 		ew.printf("    server at the end: %s\n", strings.Join(state, ", "))
+	}
+}
+
+// joinColumns are the columns of a server join table after COMMAND.
+var joinColumns = []struct {
+	head string
+	cell func(c *resultfmt.ServerCommandJoin) string
+}{
+	{"SENT", func(c *resultfmt.ServerCommandJoin) string { return strconv.FormatUint(c.ClientSent, 10) }},
+	{"RECEIVED", serverCount(func(s *resultfmt.ServerCounts) uint64 { return s.Received })},
+	{"COMPLETED", serverCount(func(s *resultfmt.ServerCounts) uint64 { return s.Completed })},
+	{"FAILED", serverCount(func(s *resultfmt.ServerCounts) uint64 { return s.Exceptions })},
+	{"OK", func(c *resultfmt.ServerCommandJoin) string { return strconv.FormatUint(c.ClientOK, 10) }},
+	{"LOST BEFORE", func(c *resultfmt.ServerCommandJoin) string { return fmtLoss(c.LossBeforeServer) }},
+	{"LOST AFTER", func(c *resultfmt.ServerCommandJoin) string { return fmtLoss(c.LossAfterServer) }},
+	{"P50 RTT / SERVICE", func(c *resultfmt.ServerCommandJoin) string {
+		return rttService(c, c.ClientRTTP50US, c.ServiceTime.P50US)
+	}},
+	{"P99 RTT / SERVICE", func(c *resultfmt.ServerCommandJoin) string {
+		return rttService(c, c.ClientRTTP99US, c.ServiceTime.P99US)
+	}},
+}
+
+// joinLayouts are the join tables' layouts, the widest first: where each table, one under
+// the other, ends in joinColumns. printServerView takes the first that fits its width.
+var joinLayouts = [][]int{{9}, {5, 9}, {5, 7, 9}}
+
+// joinTables writes j's commands in the tables of layout: each has a row per command.
+func joinTables(w io.Writer, j *resultfmt.ServerJoin, layout []int) {
+	if len(j.Commands) == 0 {
+		return
+	}
+	from := 0
+	for _, to := range layout {
+		tw := newTable(w)
+		row := []string{"    COMMAND"}
+		for _, col := range joinColumns[from:to] {
+			row = append(row, col.head)
+		}
+		tableRow(tw, row...)
+		for i := range j.Commands {
+			c := &j.Commands[i]
+			row = []string{"    " + c.Command}
+			for _, col := range joinColumns[from:to] {
+				row = append(row, col.cell(c))
+			}
+			tableRow(tw, row...)
+		}
+		tw.Flush()
+		from = to
+	}
+}
+
+// serverCount returns a cell of one of the server's counts, "absent" without them.
+func serverCount(pick func(*resultfmt.ServerCounts) uint64) func(*resultfmt.ServerCommandJoin) string {
+	return func(c *resultfmt.ServerCommandJoin) string {
+		if c.Server == nil {
+			return "absent"
+		}
+		return strconv.FormatUint(pick(c.Server), 10)
 	}
 }
 

@@ -77,13 +77,11 @@ func fullView(t *testing.T, edit func(v *serverview.View)) *serverview.View {
 	return v
 }
 
-func TestServerViewGolden(t *testing.T) {
-	tests := []struct {
-		name   string
-		result func(t *testing.T) *resultfmt.Result
-		want   []string // must appear, besides the golden comparison
-		not    []string // must not appear
-	}{
+func TestServerViewGolden(t *testing.T) { testSummaries(t, serverViewCases()) }
+
+// serverViewCases are the summaries of results with a server view.
+func serverViewCases() []summaryCase {
+	return []summaryCase{
 		{
 			name: "server",
 			result: func(t *testing.T) *resultfmt.Result {
@@ -156,27 +154,6 @@ func TestServerViewGolden(t *testing.T) {
 			},
 			want: []string{`server side absent: the server restarted between "stage 2 start" and "end" (instance 5eed, then beef)`},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := tt.result(t)
-			var buf bytes.Buffer
-			if err := Summary(&buf, r, SummaryOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			out := buf.String()
-			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("summary lacks %q", w)
-				}
-			}
-			for _, w := range tt.not {
-				if strings.Contains(out, w) {
-					t.Errorf("summary has %q", w)
-				}
-			}
-			golden(t, "summary_"+tt.name+".golden", buf.Bytes())
-		})
 	}
 }
 

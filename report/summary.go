@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,23 +17,49 @@ import (
 	"github.com/dmbench/dmbench/resultfmt"
 )
 
+// DefaultWidth is the width, in columns, Summary lays its text out for unless told another.
+const DefaultWidth = 120
+
 // SummaryOptions changes what Summary prints.
 type SummaryOptions struct {
 	// Warmup also prints the warm-up's table (it is always excluded from the stages').
 	Warmup bool
+	// Width is the terminal's width in columns; 0 is DefaultWidth. No line of the summary
+	// is wider, but for one that a single word fills (a long scenario path or label) and a
+	// table row wider in its narrowest layout too (counts in the billions at 80 columns).
+	Width int
 }
 
 // Summary prints r as text: the run's identity, a table per stage with a row per command
-// (sent, ok, errors by kind, throughput, and p50 p90 p99 p99.9 max of corrected latency with
-// uncorrected latency in brackets), the server's view beside the client's when the result
-// has one (or the line saying why the server sent no report), stalls, connections, the
-// generator's own figures, and a warning when the generator could not keep up.
+// (sent, ok, errors, throughput, and p50 p90 p99 p99.9 max of corrected latency with the
+// uncorrected latency beside or below it) and a total row when the stage has more than one
+// command, the server's view beside the client's when the result has one (or the line
+// saying why the server sent no report), stalls, connections, the generator's own figures,
+// and a warning when the generator could not keep up.
+//
+// The text fits opts.Width: prose wraps, and the tables take the first of stageLayouts
+// (and joinLayouts) that fits, down to a single ERRORS column, the uncorrected latency on a
+// row of its own and fewer percentiles. Every figure left out is in SummaryJSON.
 func Summary(w io.Writer, r *resultfmt.Result, opts SummaryOptions) error {
-	ew := &errWriter{w: w}
+	width := cmp.Or(opts.Width, DefaultWidth)
+	ew := &errWriter{w: w, width: width}
 	m := &r.Meta
+	var tabled []*resultfmt.StageResult
+	if r.Warmup != nil && opts.Warmup {
+		tabled = append(tabled, r.Warmup)
+	}
+	for i := range r.Stages {
+		tabled = append(tabled, &r.Stages[i])
+	}
+	layout := stageLayouts[firstFitting(len(stageLayouts), width, func(w io.Writer, i int) {
+		for _, s := range tabled {
+			stageTable(w, s, stageLayouts[i])
+		}
+	})]
+
 	printHeader(ew, m)
 	if len(r.Stages) > 0 || r.Warmup != nil {
-		ew.printf("\nlatency: corrected, timed from each request's intended send (uncorrected, timed from its actual send, in brackets)\n")
+		ew.printf("\n%s\n", layout.legend())
 	}
 	if r.Warmup != nil {
 		var c resultfmt.Counts
@@ -41,11 +68,11 @@ func Summary(w io.Writer, r *resultfmt.Result, opts SummaryOptions) error {
 		}
 		ew.printf("\nwarm-up: %s, %d sent, %d ok: excluded from the figures below\n", fmtDuration(r.Warmup.Duration()), c.Sent, c.OK)
 		if opts.Warmup {
-			printStage(ew, r.Warmup, "warm-up (excluded)", m.Start)
+			printStage(ew, r.Warmup, "warm-up (excluded)", m.Start, layout)
 		}
 	}
 	for i := range r.Stages {
-		printStage(ew, &r.Stages[i], fmt.Sprintf("stage %d %q", i+1, r.Stages[i].Name), m.Start)
+		printStage(ew, &r.Stages[i], fmt.Sprintf("stage %d %q", i+1, r.Stages[i].Name), m.Start, layout)
 	}
 	if len(r.Stages) == 0 {
 		ew.printf("\nno stage ran, so there are no figures\n")
@@ -61,6 +88,72 @@ func Summary(w io.Writer, r *resultfmt.Result, opts SummaryOptions) error {
 		ew.printf("warning: %s\n", s)
 	}
 	return ew.err
+}
+
+// percentile is a latency percentile as a stage table shows it.
+type percentile struct {
+	name string
+	pick func(resultfmt.Latency) int64
+}
+
+var (
+	p50  = percentile{"P50", func(l resultfmt.Latency) int64 { return l.P50US }}
+	p90  = percentile{"P90", func(l resultfmt.Latency) int64 { return l.P90US }}
+	p99  = percentile{"P99", func(l resultfmt.Latency) int64 { return l.P99US }}
+	p999 = percentile{"P99.9", func(l resultfmt.Latency) int64 { return l.P999US }}
+	pMax = percentile{"MAX", func(l resultfmt.Latency) int64 { return l.MaxUS }}
+)
+
+// allPercentiles are the percentiles the widest stage table shows.
+var allPercentiles = []percentile{p50, p90, p99, p999, pMax}
+
+// errorKinds are the kinds of error a request can come to (their sum is Counts.Errors),
+// as the widest stage table heads their columns and the others name them below it.
+var errorKinds = []struct {
+	head, one, many string
+	n               func(resultfmt.Counts) uint64
+}{
+	{"EXCEPTIONS", "exception", "exceptions", func(c resultfmt.Counts) uint64 { return c.Exceptions }},
+	{"UNEXPECTED", "unexpected reply", "unexpected replies", func(c resultfmt.Counts) uint64 { return c.Unexpected }},
+	{"TIMEOUTS", "timeout", "timeouts", func(c resultfmt.Counts) uint64 { return c.Timeouts }},
+	{"SEND ERRORS", "send error", "send errors", func(c resultfmt.Counts) uint64 { return c.SendErrors }},
+	{"ABANDONED", "abandoned", "abandoned", func(c resultfmt.Counts) uint64 { return c.Abandoned }},
+}
+
+// stageLayout is how a stage table shows a command's figures.
+type stageLayout struct {
+	byKind           bool // a column per kind of error, else one ERRORS column and the kinds below the table
+	uncorrectedBelow bool // the uncorrected latency on a row of its own, else in brackets beside the corrected
+	percentiles      []percentile
+}
+
+// stageLayouts are the stage tables' layouts, the widest first: Summary takes the first
+// that fits its width.
+var stageLayouts = []stageLayout{
+	{byKind: true, percentiles: allPercentiles},
+	{percentiles: allPercentiles},
+	{uncorrectedBelow: true, percentiles: allPercentiles},
+	{uncorrectedBelow: true, percentiles: []percentile{p50, p99, p999, pMax}},
+	{uncorrectedBelow: true, percentiles: []percentile{p50, p99, pMax}},
+}
+
+// legend is the line that says what the latency cells hold.
+func (l stageLayout) legend() string {
+	where := "in brackets"
+	if l.uncorrectedBelow {
+		where = "in brackets below"
+	}
+	s := "latency: corrected, timed from each request's intended send (uncorrected, timed from its actual send, " + where + ")"
+	var left []string
+	for _, p := range allPercentiles {
+		if !slices.ContainsFunc(l.percentiles, func(q percentile) bool { return q.name == p.name }) {
+			left = append(left, p.name)
+		}
+	}
+	if len(left) > 0 {
+		s += "; " + strings.Join(left, " and ") + " left out to fit the width (the JSON summary has every figure)"
+	}
+	return s
 }
 
 func printHeader(ew *errWriter, m *resultfmt.Meta) {
@@ -122,7 +215,7 @@ func printHeader(ew *errWriter, m *resultfmt.Meta) {
 	}
 }
 
-func printStage(ew *errWriter, s *resultfmt.StageResult, title string, runStart time.Time) {
+func printStage(ew *errWriter, s *resultfmt.StageResult, title string, runStart time.Time, l stageLayout) {
 	at := ""
 	if !runStart.IsZero() && !s.Start.IsZero() {
 		at = " from +" + fmtDuration(s.Start.Sub(runStart))
@@ -138,26 +231,19 @@ func printStage(ew *errWriter, s *resultfmt.StageResult, title string, runStart 
 	if len(s.Commands) == 0 {
 		ew.printf("  no requests\n")
 	}
-	if len(s.Commands) > 0 {
-		tw := newTable(ew)
-		fmt.Fprint(tw, "  COMMAND\tSENT\tOK\tEXCEPTIONS\tUNEXPECTED\tTIMEOUTS\tSEND ERRORS\tABANDONED\tOK/S\tP50\tP90\tP99\tP99.9\tMAX\t\n")
-		for i := range s.Commands {
-			c := &s.Commands[i]
-			n := c.Counts
-			fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-				c.Command, n.Sent, n.OK, n.Exceptions, n.Unexpected, n.Timeouts, n.SendErrors, n.Abandoned,
-				fmtRate(c.ThroughputPerS),
-				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.P50US }),
-				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.P90US }),
-				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.P99US }),
-				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.P999US }),
-				latCell(c.Corrected, c.Uncorrected, func(l resultfmt.Latency) int64 { return l.MaxUS }))
-		}
-		tw.Flush()
-	}
+	stageTable(ew, s, l)
 	for i := range s.Commands {
 		c := &s.Commands[i]
 		var notes []string
+		if n := c.Counts; !l.byKind && n.Errors() > 0 {
+			var kinds []string
+			for _, k := range errorKinds {
+				if v := k.n(n); v > 0 {
+					kinds = append(kinds, words.Plural(v, k.one, k.many))
+				}
+			}
+			notes = append(notes, words.Plural(n.Errors(), "error", "errors")+" ("+strings.Join(kinds, ", ")+")")
+		}
 		if n := c.Counts.NoAck; n > 0 {
 			notes = append(notes, fmt.Sprintf("%d of %d sent without ack, never timed", n, c.Counts.Sent))
 		}
@@ -176,10 +262,71 @@ func printStage(ew *errWriter, s *resultfmt.StageResult, title string, runStart 
 	}
 }
 
-// latCell formats one percentile as "corrected (uncorrected)", or "-" when nothing was timed.
-func latCell(corr, unc resultfmt.Latency, pick func(resultfmt.Latency) int64) string {
+// stageTable writes s's table in layout l: a row per command, then a TOTAL row of all
+// commands (counts and throughput summed: what the progress line showed) when there are
+// more than one. Nothing when s has no commands.
+func stageTable(w io.Writer, s *resultfmt.StageResult, l stageLayout) {
+	if len(s.Commands) == 0 {
+		return
+	}
+	counts := func(name string, n resultfmt.Counts, okPerS float64) []string {
+		cells := []string{"  " + name, strconv.FormatUint(n.Sent, 10), strconv.FormatUint(n.OK, 10)}
+		if l.byKind {
+			for _, k := range errorKinds {
+				cells = append(cells, strconv.FormatUint(k.n(n), 10))
+			}
+		} else {
+			cells = append(cells, strconv.FormatUint(n.Errors(), 10))
+		}
+		return append(cells, fmtRate(okPerS))
+	}
+	tw := newTable(w)
+	head := []string{"  COMMAND", "SENT", "OK"}
+	if l.byKind {
+		for _, k := range errorKinds {
+			head = append(head, k.head)
+		}
+	} else {
+		head = append(head, "ERRORS")
+	}
+	head = append(head, "OK/S")
+	for _, p := range l.percentiles {
+		head = append(head, p.name)
+	}
+	tableRow(tw, head...)
+	var total resultfmt.Counts
+	var totalPerS float64
+	for i := range s.Commands {
+		c := &s.Commands[i]
+		total.Add(c.Counts)
+		totalPerS += c.ThroughputPerS
+		row := counts(c.Command, c.Counts, c.ThroughputPerS)
+		below := make([]string, len(row))
+		for _, p := range l.percentiles {
+			corr, unc := latCells(c.Corrected, c.Uncorrected, p.pick)
+			switch {
+			case unc == "":
+				row = append(row, corr)
+			case l.uncorrectedBelow:
+				row, below = append(row, corr), append(below, "("+unc+")")
+			default:
+				row = append(row, corr+" ("+unc+")")
+			}
+		}
+		tableRow(tw, row...)
+		tableRow(tw, below...)
+	}
+	if len(s.Commands) > 1 {
+		tableRow(tw, counts("TOTAL", total, totalPerS)...)
+	}
+	tw.Flush()
+}
+
+// latCells formats one percentile of the corrected and the uncorrected latency, "-" for
+// a side with nothing timed; both "-" and "" when nothing was timed at all.
+func latCells(corr, unc resultfmt.Latency, pick func(resultfmt.Latency) int64) (string, string) {
 	if corr.Count == 0 && unc.Count == 0 {
-		return "-"
+		return "-", ""
 	}
 	c, u := "-", "-"
 	if corr.Count > 0 {
@@ -188,7 +335,7 @@ func latCell(corr, unc resultfmt.Latency, pick func(resultfmt.Latency) int64) st
 	if unc.Count > 0 {
 		u = fmtMicros(pick(unc))
 	}
-	return c + " (" + u + ")"
+	return c, u
 }
 
 func printStalls(ew *errWriter, stalls []resultfmt.Stall) {
@@ -223,11 +370,11 @@ func printDrain(ew *errWriter, d *resultfmt.Drain) {
 }
 
 func printConnections(ew *errWriter, c *resultfmt.Connections) {
-	ew.printf("connections: %d connected, %d failed, %d disconnects (at most %d in one interval)", c.Connected, c.ConnectFailed, c.Disconnects, c.DisconnectsMax)
+	line := fmt.Sprintf("connections: %d connected, %d failed, %d disconnects (at most %d in one interval)", c.Connected, c.ConnectFailed, c.Disconnects, c.DisconnectsMax)
 	if l := c.ConnectTime; l.Count > 0 {
-		ew.printf("; connect time p50 %s, p99 %s, max %s", fmtMicros(l.P50US), fmtMicros(l.P99US), fmtMicros(l.MaxUS))
+		line += fmt.Sprintf("; connect time p50 %s, p99 %s, max %s", fmtMicros(l.P50US), fmtMicros(l.P99US), fmtMicros(l.MaxUS))
 	}
-	ew.printf("\n")
+	ew.printf("%s\n", line)
 	if len(c.DisconnectCauses) > 0 {
 		ew.printf("  lost: %s\n", fmtCauses(c.DisconnectCauses))
 	}
@@ -265,14 +412,14 @@ func printGenerator(ew *errWriter, r *resultfmt.Result) {
 	ew.printf("generator: %s, GOMAXPROCS %d; GC pauses %s in all, %s at most; send delay p99 %s; sent %.1f%% of the schedule\n",
 		cpu, g.GOMAXPROCS, fmtMicros(g.GCPauseTotalUS), fmtMicros(g.GCPauseMaxUS), fmtMicros(g.SendDelayP99US), 100*g.AchievedRatio)
 	if p := g.Pacer; p.Mode != "" {
-		ew.printf("pacer: %s", p.Mode)
+		line := "pacer: " + p.Mode
 		if p.Mode != string(loadgen.PacerSleep) {
-			ew.printf(", spin window %s, budget %.2g core", fmtMicros(p.SpinWindowUS), p.SpinBudget)
+			line += fmt.Sprintf(", spin window %s, budget %.2g core", fmtMicros(p.SpinWindowUS), p.SpinBudget)
 		}
 		if wall := r.Meta.End.Sub(r.Meta.Start).Seconds(); wall > 0 {
-			ew.printf("; spun %.3f cores on average", p.SpinSeconds/wall)
+			line += fmt.Sprintf("; spun %.3f cores on average", p.SpinSeconds/wall)
 		}
-		ew.printf("; its lateness is the send delay above (p99 %s)\n", fmtMicros(g.SendDelayP99US))
+		ew.printf("%s; its lateness is the send delay above (p99 %s)\n", line, fmtMicros(g.SendDelayP99US))
 		if p.Note != "" {
 			ew.printf("note: %s\n", printable(p.Note))
 		}

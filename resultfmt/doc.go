@@ -14,7 +14,8 @@
 //	<out>/20260102T030405Z-keepalive-storm/
 //	    result.json             the Result: metadata, per stage and command counts,
 //	                            percentiles and cumulative histograms
-//	    HARTBEAT.hlog           1 s interval histograms of corrected latency (HdrHistogram log)
+//	    HARTBEAT.hlog           1 s interval histograms of corrected latency (HdrHistogram log),
+//	                            tagged HARTBEAT for the stages and HARTBEAT.warmup for the warm-up
 //	    HARTBEAT.uncorrected.hlog   the same for uncorrected latency, if asked for
 //	    HARTBEAT.hgrm           percentile spectrum of corrected latency over all stages
 //	                            (warm-up excluded), in milliseconds

@@ -30,7 +30,8 @@ const RunDirTimeFormat = "20060102T150405Z"
 const hgrmTicks = 5
 
 // Writer writes one run to disk. Create makes a hidden temporary folder; Interval (the
-// loadgen.IntervalSink) appends each second's histograms to a log per command; Finish
+// loadgen.IntervalSink) appends each second's histograms to a log per command (tagged
+// with the command, the warm-up's with WarmupTagSuffix added: see LogTag); Finish
 // writes result.json and the percentile spectra and renames the folder into place; Abort
 // removes it. After Finish succeeds Abort does nothing, so
 //
@@ -64,6 +65,25 @@ func createFile(path string) (*os.File, error) {
 
 var _ loadgen.IntervalSink = (*Writer)(nil)
 
+// WarmupTagSuffix ends the tag of the warm-up's intervals in a command's interval log:
+// HARTBEAT.hlog holds the stages' intervals tagged HARTBEAT and the warm-up's tagged
+// HARTBEAT.warmup. An interval in which both had events is written twice, once under each
+// tag, for the same time span. So the command's tag alone, merged over the log (as
+// HdrHistogram's HistogramLogProcessor does with -tag HARTBEAT), gives the figures of
+// result.json's stages merged, warm-up excluded, as the summary and the .hgrm show them.
+const WarmupTagSuffix = ".warmup"
+
+// LogTag is the tag of a command's intervals in its interval logs: the command's name as
+// in the log's file name, with WarmupTagSuffix for the warm-up's. Tags hold letters,
+// digits, '.', '_' and '-' only, never the commas or spaces the log format forbids.
+func LogTag(command string, warmup bool) string {
+	tag := safeName(command)
+	if warmup {
+		tag += WarmupTagSuffix
+	}
+	return tag
+}
+
 // hlogFile is one open interval log.
 type hlogFile struct {
 	f  *os.File
@@ -92,8 +112,9 @@ func Create(outDir, runName string) (*Writer, error) {
 func (w *Writer) TempDir() string { return w.tmp }
 
 // Interval appends iv's corrected histogram (and uncorrected one, if LogUncorrected) to
-// its command's interval logs, opening them on first use. Every interval is written, even
-// an empty one, so a time with no replies shows as such.
+// its command's interval logs, opening them on first use, tagged LogTag(iv.Command,
+// iv.Warmup). Every interval is written, even an empty one, so a time with no replies
+// shows as such.
 func (w *Writer) Interval(iv loadgen.Interval) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -111,9 +132,10 @@ func (w *Writer) Interval(iv loadgen.Interval) error {
 		return w.intervalErr
 	}
 	cmd := safeName(string(iv.Command))
-	err := w.logInterval(cmd+".hlog", cmd, "corrected latency (reply - intended send)", iv, iv.Corrected)
+	tag := LogTag(cmd, iv.Warmup)
+	err := w.logInterval(cmd+".hlog", cmd, tag, "corrected latency (reply - intended send)", iv, iv.Corrected)
 	if err == nil && w.LogUncorrected {
-		err = w.logInterval(cmd+".uncorrected.hlog", cmd, "uncorrected latency (reply - actual send)", iv, iv.Uncorrected)
+		err = w.logInterval(cmd+".uncorrected.hlog", cmd, tag, "uncorrected latency (reply - actual send)", iv, iv.Uncorrected)
 	}
 	if err != nil {
 		w.intervalErr = fmt.Errorf("%w (the interval logs stop at %s)", err, iv.Start.UTC().Format(time.RFC3339))
@@ -121,7 +143,7 @@ func (w *Writer) Interval(iv loadgen.Interval) error {
 	return w.intervalErr
 }
 
-func (w *Writer) logInterval(file, cmd, what string, iv loadgen.Interval, h *hdrhistogram.Histogram) error {
+func (w *Writer) logInterval(file, cmd, tag, what string, iv loadgen.Interval, h *hdrhistogram.Histogram) error {
 	if h == nil {
 		h = loadgen.NewHistogram()
 	}
@@ -131,6 +153,7 @@ func (w *Writer) logInterval(file, cmd, what string, iv loadgen.Interval, h *hdr
 	}
 	h.SetStartTimeMs(iv.Start.UnixMilli())
 	h.SetEndTimeMs(iv.End.UnixMilli())
+	h.SetTag(tag)
 	if err := lf.lw.OutputIntervalHistogram(h); err != nil {
 		return fmt.Errorf("report: writing %s: %w", filepath.Join(w.tmp, file), err)
 	}
@@ -155,7 +178,8 @@ func (w *Writer) openLog(file, cmd, what string) (*hlogFile, error) {
 	lw.SetBaseTime(w.baseMs)
 	for _, step := range []func() error{
 		func() error {
-			return lw.OutputComment(fmt.Sprintf("[dmbench %s %s in microseconds; Interval_Max is in seconds (microseconds / 1e6)]", cmd, what))
+			return lw.OutputComment(fmt.Sprintf("[dmbench %s %s in microseconds; Interval_Max is in seconds (microseconds / 1e6); tag %s: the stages, tag %s: the warm-up]",
+				cmd, what, LogTag(cmd, false), LogTag(cmd, true)))
 		},
 		lw.OutputLogFormatVersion,
 		func() error { return lw.OutputStartTime(w.baseMs) },

@@ -2,6 +2,7 @@ package resultfmt_test
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/dmbench/dmbench/broker"
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/protocol"
 	"github.com/dmbench/dmbench/report"
@@ -572,5 +574,130 @@ func TestWriterFailedWrites(t *testing.T) {
 				t.Errorf("Abort after a failed Finish removed what was kept: %v", err)
 			}
 		})
+	}
+}
+
+// TestWriterIntervalLogsWithWarmup makes a real short run with a warm-up against the
+// embedded broker, writes it, and reads HARTBEAT.hlog back with HdrHistogram's log
+// reader: the intervals tagged HARTBEAT, merged, are result.json's corrected histogram
+// merged over the stages (count, p50, p99, max: the summary's figures), and those tagged
+// HARTBEAT.warmup hold the warm-up's. So HistogramLogProcessor -tag HARTBEAT reproduces
+// the summary. The warm-up ends mid-second, so one interval is written under both tags.
+func TestWriterIntervalLogsWithWarmup(t *testing.T) {
+	srv, err := broker.Start(broker.Config{Addr: "tcp://127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hb := []loadgen.Request{{Command: protocol.Heartbeat, Weight: 1, Ack: true}}
+	plan := loadgen.Plan{Name: "warm", Seed: 1, Warmup: 700 * time.Millisecond, Timeout: 2 * time.Second, Stages: []loadgen.Stage{
+		{Name: "first", Duration: 1200 * time.Millisecond, Clients: 2, Open: &loadgen.Open{Rate: 300}, Mix: hb},
+		{Name: "second", Duration: 600 * time.Millisecond, Clients: 2, Open: &loadgen.Open{Rate: 500}, Mix: hb},
+	}}
+
+	out := t.TempDir()
+	w, err := resultfmt.Create(out, plan.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	w.LogUncorrected = true
+	lr, err := loadgen.Run(context.Background(), loadgen.Config{Plan: plan, Addr: srv.Addr(), Intervals: w})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	meta := resultfmt.NewMeta()
+	meta.Start, meta.End = lr.Start, lr.End
+	dir, err := w.Finish(resultfmt.FromLoadgen(meta, lr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := resultfmt.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := string(protocol.Heartbeat)
+	summary, _, err := res.Merged(cmd, resultfmt.Corrected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	summaryUncorr, _, err := res.Merged(cmd, resultfmt.Uncorrected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Warmup == nil || len(res.Warmup.Commands) != 1 || res.Warmup.Commands[0].Corrected.Count == 0 || summary.TotalCount() == 0 {
+		t.Fatalf("the run has no warm-up or no stage figures to check against: warm-up %+v, stages %d values", res.Warmup, summary.TotalCount())
+	}
+	warm := res.Warmup.Commands[0]
+
+	for _, tc := range []struct {
+		file               string
+		stages             *hdrhistogram.Histogram
+		warmCount, warmMax int64
+	}{
+		{cmd + ".hlog", summary, warm.Corrected.Count, warm.Corrected.MaxUS},
+		{cmd + ".uncorrected.hlog", summaryUncorr, warm.Uncorrected.Count, warm.Uncorrected.MaxUS},
+	} {
+		path := filepath.Join(dir, tc.file)
+		byTag := map[string]*hdrhistogram.Histogram{}
+		spans := map[string]map[int64]bool{} // tag → interval starts, ms
+		for _, h := range readLog(t, path) {
+			tag := h.Tag()
+			if byTag[tag] == nil {
+				byTag[tag] = loadgen.NewHistogram()
+				spans[tag] = map[int64]bool{}
+			}
+			if dropped := byTag[tag].Merge(h); dropped > 0 {
+				t.Fatalf("%s: %d values dropped merging tag %q", path, dropped, tag)
+			}
+			if spans[tag][h.StartTimeMs()] {
+				t.Errorf("%s: tag %q has two intervals starting at %d ms", path, tag, h.StartTimeMs())
+			}
+			spans[tag][h.StartTimeMs()] = true
+		}
+		wantTags := []string{cmd, cmd + ".warmup"}
+		var tags []string
+		for tag := range byTag {
+			tags = append(tags, tag)
+		}
+		sort.Strings(tags)
+		if !reflect.DeepEqual(tags, wantTags) {
+			t.Fatalf("%s: tags %q, want %q", path, tags, wantTags)
+		}
+		if got, want := resultfmt.LogTag(cmd, true), cmd+".warmup"; got != want {
+			t.Errorf("LogTag(%s, true) = %q, want %q", cmd, got, want)
+		}
+
+		got := byTag[cmd]
+		for _, f := range []struct {
+			name      string
+			got, want int64
+		}{
+			{"count", got.TotalCount(), tc.stages.TotalCount()},
+			{"p50 µs", got.ValueAtQuantile(50), tc.stages.ValueAtQuantile(50)},
+			{"p99 µs", got.ValueAtQuantile(99), tc.stages.ValueAtQuantile(99)},
+			{"max µs", got.Max(), tc.stages.Max()},
+		} {
+			if f.got != f.want {
+				t.Errorf("%s: tag %s merged: %s %d, result.json's stages merged %d", path, cmd, f.name, f.got, f.want)
+			}
+		}
+		if !got.Equals(tc.stages) {
+			t.Errorf("%s: tag %s merged differs from result.json's stages merged", path, cmd)
+		}
+		wg := byTag[cmd+".warmup"]
+		if wg.TotalCount() != tc.warmCount || wg.Max() != tc.warmMax {
+			t.Errorf("%s: tag %s.warmup merged: %d values, max %d µs; the warm-up's %d, max %d", path, cmd, wg.TotalCount(), wg.Max(), tc.warmCount, tc.warmMax)
+		}
+		// The warm-up ends at 0.7 s: its interval is written under both tags.
+		both := 0
+		for start := range spans[cmd] {
+			if spans[cmd+".warmup"][start] {
+				both++
+			}
+		}
+		if both == 0 {
+			t.Errorf("%s: no interval under both tags; the one the warm-up ends in should be", path)
+		}
 	}
 }

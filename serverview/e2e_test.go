@@ -350,7 +350,7 @@ func TestCompatNoReport(t *testing.T) {
 		t.Fatalf("result's server view %+v: want no report, one sent, no joins", sv)
 	}
 	var buf bytes.Buffer
-	if err := report.Summary(&buf, res, report.SummaryOptions{}); err != nil {
+	if err := report.Summary(&buf, res, report.SummaryOptions{Width: 1000}); err != nil { // one line, unwrapped
 		t.Fatal(err)
 	}
 	want := "server view: none: " + serverview.EchoReason + " (asked once, then never again); the run went on without it\n"

@@ -18,6 +18,7 @@ type reportFlags struct {
 	format     string
 	spectrum   bool
 	warmup     bool
+	width      int
 	thresholds []string
 }
 
@@ -53,6 +54,7 @@ func newReportCommand() *cobra.Command {
 	fs.StringVar(&f.format, "format", "text", "output `format`: text or json")
 	fs.BoolVar(&f.spectrum, "spectrum", false, "also print each command's percentile spectrum of corrected latency")
 	fs.BoolVar(&f.warmup, "warmup", false, "also print the warm-up's table (text)")
+	fs.IntVar(&f.width, "width", 0, "lay the text summary out for `N` columns (default: the terminal's width, else $COLUMNS, else 120)")
 	fs.StringArrayVar(&f.thresholds, "threshold", nil, "fail (exit 3) unless the run meets this, e.g. `p99<5ms` (repeatable)")
 	return c
 }
@@ -65,6 +67,9 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 	thresholds, err := comparison.ParseThresholds(f.thresholds)
 	if err != nil {
 		return usageError(err)
+	}
+	if f.width < 0 {
+		return usageError(fmt.Errorf("--width %d is negative: give the columns to fit, or 0 for the terminal's", f.width))
 	}
 	r, err := resultfmt.Read(path)
 	if err != nil {
@@ -90,7 +95,7 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 }
 
 func reportText(w io.Writer, r *resultfmt.Result, f *reportFlags) error {
-	if err := report.Summary(w, r, report.SummaryOptions{Warmup: f.warmup}); err != nil {
+	if err := report.Summary(w, r, report.SummaryOptions{Warmup: f.warmup, Width: summaryWidth(f.width, w)}); err != nil {
 		return err
 	}
 	if !f.spectrum {
@@ -115,6 +120,15 @@ func reportText(w io.Writer, r *resultfmt.Result, f *reportFlags) error {
 		}
 	}
 	return nil
+}
+
+// summaryWidth is the width to lay a text summary written to w out for: --width when
+// given, else the terminal's (report.TerminalWidth).
+func summaryWidth(flag int, w io.Writer) int {
+	if flag > 0 {
+		return flag
+	}
+	return report.TerminalWidth(w)
 }
 
 // spectrumPoint is one line of a percentile spectrum in JSON.

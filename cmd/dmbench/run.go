@@ -31,6 +31,7 @@ type runFlags struct {
 	out            string
 	labels         []string
 	json           bool
+	width          int
 	reconnect      bool
 	stallThreshold time.Duration
 	drain          time.Duration
@@ -67,6 +68,7 @@ func newRunCommand() *cobra.Command {
 	fs.StringVarP(&f.out, "out", "o", "dmbench-results", "folder for run results (one sub-folder per run)")
 	fs.StringArrayVar(&f.labels, "label", nil, "label the result, `key=value` (repeatable), e.g. broker=0.2.1")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON")
+	fs.IntVar(&f.width, "width", 0, "lay the text summary out for `N` columns (default: the terminal's width, else $COLUMNS, else 120)")
 	fs.BoolVar(&f.reconnect, "reconnect", true, "reconnect clients with backoff after a lost connection")
 	fs.DurationVar(&f.stallThreshold, "stall-threshold", time.Second, "no reply for this long with requests outstanding is a stall")
 	fs.DurationVar(&f.drain, "drain", 0, "how long to wait for outstanding replies at the end (default: the longest request timeout)")
@@ -110,6 +112,9 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	}
 	if f.repeat < 1 {
 		return usageError(fmt.Errorf("--repeat %d: want 1 or more runs", f.repeat))
+	}
+	if f.width < 0 {
+		return usageError(fmt.Errorf("--width %d is negative: give the columns to fit, or 0 for the terminal's", f.width))
 	}
 	if f.serverView != "on" && f.serverView != "off" {
 		return usageError(fmt.Errorf("--server-view %q: want on or off", f.serverView))
@@ -288,7 +293,7 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 	if f.json {
 		err = report.SummaryJSON(stdout, result)
 	} else {
-		err = report.Summary(stdout, result, report.SummaryOptions{})
+		err = report.Summary(stdout, result, report.SummaryOptions{Width: summaryWidth(f.width, stdout)})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dmbench: printing the summary: %v\n", err)
