@@ -30,6 +30,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"utc":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"errs":   func(c resultfmt.Counts) uint64 { return c.Errors() },
 	"mulf":   func(f float64) float64 { return 100 * f },
+	"warmed": func(s resultfmt.StageResult) bool { return s.MeasuredStart.Sub(s.Start) > time.Millisecond },
 }).Parse(pageSource))
 
 // pageData is what html.tmpl draws.

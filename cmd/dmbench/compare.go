@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmbench/dmbench/chart"
 	"github.com/dmbench/dmbench/comparison"
 	"github.com/dmbench/dmbench/metric"
 	"github.com/dmbench/dmbench/report"
@@ -21,6 +22,8 @@ type compareFlags struct {
 	metrics  []string
 	old, new []string
 	alpha    float64
+	chart    string
+	html     string
 }
 
 func newCompareCommand() *cobra.Command {
@@ -69,6 +72,8 @@ func newCompareCommand() *cobra.Command {
 	fs.StringArrayVar(&f.old, "old", nil, "a run or set `folder` of the old side (repeatable), instead of OLD")
 	fs.StringArrayVar(&f.new, "new", nil, "a run or set `folder` of the new side (repeatable), instead of NEW")
 	fs.Float64Var(&f.alpha, "alpha", 0.05, "significance level of the Mann-Whitney U test")
+	fs.StringVar(&f.html, "html", "", "also write the comparison as one self-contained HTML page (table and chart) to this `file`")
+	fs.StringVar(&f.chart, "chart", "", "also draw each metric's OLD and NEW medians with their confidence intervals into this `file` (.svg or .png)")
 	return c
 }
 
@@ -79,6 +84,11 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 	}
 	if f.alpha <= 0 || f.alpha >= 1 {
 		return usageError(fmt.Errorf("--alpha %v: give a level between 0 and 1, e.g. 0.05", f.alpha))
+	}
+	if f.chart != "" {
+		if _, err := chart.FormatOf(f.chart); err != nil {
+			return usageError(fmt.Errorf("--chart: %w", err))
+		}
 	}
 	var (
 		rules []comparison.FailOn
@@ -136,8 +146,17 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 	if err := report.WriteComparison(c.OutOrStdout(), cmp, format); err != nil {
 		return err
 	}
+	chartErr := writeComparisonChart(stderr, cmp, f.chart) // a failed chart does not hide a regression
+	if f.html != "" {
+		charts := comparisonCharts(stderr, cmp)
+		if err := writeFileAtomic(f.html, func(w io.Writer) error { return report.ComparisonHTML(w, cmp, charts) }); err != nil {
+			chartErr = errors.Join(chartErr, err)
+		} else {
+			fmt.Fprintf(stderr, "dmbench: HTML comparison written to %s\n", f.html)
+		}
+	}
 	if len(rules) == 0 {
-		return nil
+		return chartErr
 	}
 	if n := min(cmp.Old.Runs, cmp.New.Runs); n < 5 {
 		fmt.Fprintf(stderr, "dmbench: warning: --fail-on with %d and %d runs: with fewer than 4 runs a side no change is significant, so no rule can fail; use 5 or more (dmbench run --repeat 5)\n", cmp.Old.Runs, cmp.New.Runs)
@@ -159,9 +178,12 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 		return usageError(err)
 	}
 	if len(regs) > 0 {
+		if chartErr != nil {
+			fmt.Fprintln(stderr, "dmbench:", chartErr)
+		}
 		return &exitError{code: exitRegression, err: fmt.Errorf("%d regression(s) beyond --fail-on %s", len(regs), strings.Join(f.failOn, " --fail-on "))}
 	}
-	return nil
+	return chartErr
 }
 
 // readSide reads one side's result set and says on w which sets it found inside the

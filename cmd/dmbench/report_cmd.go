@@ -19,6 +19,7 @@ type reportFlags struct {
 	spectrum   bool
 	warmup     bool
 	width      int
+	html       string
 	thresholds []string
 }
 
@@ -41,7 +42,8 @@ func newReportCommand() *cobra.Command {
 			"Exit codes: 0 printed (and every threshold met), 1 the result could not be read, 2 bad usage,\n" +
 			"3 a threshold was not met.",
 		Example: "  dmbench report dmbench-results/20260102T030405Z-group-churn --spectrum\n" +
-			"  dmbench report RUN --threshold 'p99<5ms' --threshold 'errors<0.1%'",
+			"  dmbench report RUN --threshold 'p99<5ms' --threshold 'errors<0.1%'\n" +
+			"  dmbench report RUN --html run.html",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(fmt.Errorf("give one run folder, not %d arguments (see '%s --help')", len(args), c.CommandPath()))
@@ -54,6 +56,7 @@ func newReportCommand() *cobra.Command {
 	fs.StringVar(&f.format, "format", "text", "output `format`: text or json")
 	fs.BoolVar(&f.spectrum, "spectrum", false, "also print each command's percentile spectrum of corrected latency")
 	fs.BoolVar(&f.warmup, "warmup", false, "also print the warm-up's table (text)")
+	fs.StringVar(&f.html, "html", "", "also write one self-contained HTML page (summary, server view, charts inline) to this `file`")
 	fs.IntVar(&f.width, "width", 0, "lay the text summary out for `N` columns (default: the terminal's width, else $COLUMNS, else 120)")
 	fs.StringArrayVar(&f.thresholds, "threshold", nil, "fail (exit 3) unless the run meets this, e.g. `p99<5ms` (repeatable)")
 	return c
@@ -74,6 +77,13 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 	r, err := resultfmt.Read(path)
 	if err != nil {
 		return err
+	}
+	if f.html != "" {
+		charts := runCharts(c.ErrOrStderr(), resultFolder(path), r)
+		if err := writeFileAtomic(f.html, func(w io.Writer) error { return report.HTML(w, r, charts) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.ErrOrStderr(), "dmbench: HTML report written to %s\n", f.html)
 	}
 	out := c.OutOrStdout()
 	if format == report.FormatJSON {
