@@ -165,6 +165,16 @@ func TestTruthPause(t *testing.T) {
 			return runPlan(t, srv, Plan{Stages: []Stage{{
 				Duration: dur, Clients: 2, Open: &Open{Rate: rate}, Mix: heartbeat(),
 			}}}, nil)
+		}, func(r *Result) []string {
+			// The broker's figures are checked only when dmbench's own lateness is well
+			// inside the tolerance: on a machine busy enough to send ms late (the race
+			// detector beside other packages' tests), requests just before a pause fall
+			// into it and the delayed share grows.
+			reasons := r.Generator.Reasons
+			if sd := q(r.Stages[0].Commands[0].SendDelay, 99); sd > tol/4 {
+				reasons = append(reasons, fmt.Sprintf("send delay p99 %v, above a quarter of the %v tolerance", sd, tol))
+			}
+			return reasons
 		})
 		if res == nil {
 			return
