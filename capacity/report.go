@@ -22,7 +22,8 @@ type Report struct {
 	Set         string   `json:"set"` // the result set folder
 	Chart       string   `json:"chart,omitempty"`
 	Answer      *Answer  `json:"answer"`
-	Notes       []string `json:"notes,omitempty"` // what could not be done
+	Memory      *Memory  `json:"memory,omitempty"` // --memory: the fill's sizing
+	Notes       []string `json:"notes,omitempty"`  // what could not be done
 }
 
 // Headline is the plan in one sentence.
@@ -74,7 +75,11 @@ func (r *Report) stability() string {
 // WriteText writes the plan, the warnings and the steps table.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n", r.Headline())
+	fmt.Fprintf(&b, "%s\n", r.Headline())
+	if r.Memory != nil {
+		fmt.Fprintf(&b, "%s\n", r.Memory.Sentence())
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "scenario %s, stage %s, %s arrivals; %d steps in %v of a %v budget\n", r.Scenario, r.Stage, r.Arrival, len(r.Answer.Steps),
 		r.Answer.Elapsed.Round(time.Second), r.Answer.Budget)
 	for _, s := range r.warnings() {
@@ -102,6 +107,9 @@ func (r *Report) WriteText(w io.Writer) error {
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s**\n\n", r.Headline())
+	if r.Memory != nil {
+		fmt.Fprintf(&b, "%s\n\n", r.Memory.Sentence())
+	}
 	fmt.Fprintf(&b, "Scenario `%s`, stage `%s`, %s arrivals; %d steps in %v of a %v budget.\n\n", r.Scenario, r.Stage, r.Arrival, len(r.Answer.Steps),
 		r.Answer.Elapsed.Round(time.Second), r.Answer.Budget)
 	for _, s := range r.warnings() {

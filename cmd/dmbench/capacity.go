@@ -39,6 +39,10 @@ type capacityFlags struct {
 	connRate    string
 	connStart   int
 	format      string
+	memory      bool
+	fill        time.Duration
+	serverPID   int
+	project     int64
 }
 
 func newCapacityCommand() *cobra.Command {
@@ -72,6 +76,10 @@ func newCapacityCommand() *cobra.Command {
 	fs.StringVar(&f.connRate, "conn-rate", "1/s", "with --connections, each connection's `RATE`")
 	fs.IntVar(&f.connStart, "conn-start", 16, "with --connections, the first number of connections tried")
 	fs.StringVar(&f.format, "format", "text", "the plan printed: `text|markdown|json`")
+	fs.BoolVar(&f.memory, "memory", false, "after the search, size the server's memory: run the stage (it must add groups) at its rate for --fill, fit its RSS against groups and memberships, and project --project groups")
+	fs.DurationVar(&f.fill, "fill", 10*time.Second, "with --memory, how long the fill runs")
+	fs.IntVar(&f.serverPID, "server-pid", 0, "with --memory, read the server's RSS from /proc/`PID`/status when it sends no report (e.g. DMB 0.2.1 on this machine)")
+	fs.Int64Var(&f.project, "project", 1_000_000, "with --memory, the number of groups (or memberships) to project the memory of")
 	r := &f.run
 	fs.IntVar(&r.clients, "clients", 0, "override the stage's number of clients (rate search)")
 	fs.StringVar(&r.target, "target", "", "DMB base address `tcp://host:port` (signalling = port+1); default: the scenario's, else an embedded broker (a fresh one each step)")
@@ -163,8 +171,10 @@ func runCapacity(c *cobra.Command, name string, f *capacityFlags) error {
 	if cfg.Repeats == 0 {
 		cfg.Repeats = -1
 	}
-	rep := &capacity.Report{Scenario: sc.Name, Stage: st.Name, Target: targetName(f, sc), Arrival: f.arrival, Objectives: f.slos,
-		Notes: []string{"memory sizing (bytes per group and membership from PERFRPRT, --server-pid) is not done yet"}}
+	if f.memory && (f.fill <= 0 || f.project < 1 || f.serverPID < 0) {
+		return usageError(fmt.Errorf("--fill %v, --project %d, --server-pid %d: give a fill above 0, a projection of 1 or more and a PID of 0 (none) or more", f.fill, f.project, f.serverPID))
+	}
+	rep := &capacity.Report{Scenario: sc.Name, Stage: st.Name, Target: targetName(f, sc), Arrival: f.arrival, Objectives: f.slos}
 	var level func(x float64) (clients int, rate float64)
 	if f.connections {
 		perConn, err := scenarios.ParseRate(f.connRate)
@@ -242,6 +252,10 @@ func runCapacity(c *cobra.Command, name string, f *capacityFlags) error {
 	if searchErr != nil {
 		ans.Because = "a step failed: " + searchErr.Error()
 	}
+	if f.memory && sig.ctx.Err() == nil {
+		rep.Memory = memoryFill(sig, c, sc, name, stage, set, labels, f)
+		fmt.Fprintf(stderr, "dmbench: %s\n", rep.Memory.Sentence())
+	}
 	if len(ans.Steps) > 0 {
 		rep.Chart = filepath.Join(set, "capacity.svg")
 		if err := rep.DrawChart(rep.Chart); err != nil {
@@ -281,30 +295,6 @@ func runCapacity(c *cobra.Command, name string, f *capacityFlags) error {
 		return &exitError{code: exitThreshold, err: errors.New("no step met the objectives")}
 	}
 	return nil
-}
-
-// stepScenario is sc reduced to one step: its stage-th stage as an open loop at rate
-// (constant or Poisson arrivals) on clients connections, for warmup + window.
-func stepScenario(sc *scenarios.Scenario, stage, clients int, rate float64, poisson bool, warmup, window time.Duration) *scenarios.Scenario {
-	s := *sc
-	st := sc.Stages[stage]
-	st.Duration, st.Requests, st.Clients, st.Closed = warmup+window, 0, clients, nil
-	arrival := scenarios.Constant
-	if poisson {
-		arrival = scenarios.Poisson
-	}
-	st.Open = &scenarios.OpenLoop{Rate: scenarios.Rate(rate), Arrival: arrival}
-	s.Stages = []scenarios.Stage{st}
-	s.Warmup = warmup
-	s.Overrides = append(slices.Clone(sc.Overrides), fmt.Sprintf("capacity step: stage %s, %d clients, %v %s, warm-up %v, window %v",
-		st.Name, clients, scenarios.Rate(rate), arrival, warmup, window))
-	return &s
-}
-
-// stepOverhead estimates what a step takes beyond its warm-up and window: connecting,
-// draining what is outstanding (at most the longest timeout, past capacity) and writing.
-func stepOverhead(sc *scenarios.Scenario) time.Duration {
-	return 300*time.Millisecond + min(sc.Timeout, 2*time.Second)
 }
 
 // connectionLimit is the most connections this process can hold, from its
