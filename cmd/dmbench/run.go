@@ -15,6 +15,7 @@ import (
 	"github.com/dmbench/dmbench/broker"
 	"github.com/dmbench/dmbench/comparison"
 	"github.com/dmbench/dmbench/loadgen"
+	"github.com/dmbench/dmbench/promexport"
 	"github.com/dmbench/dmbench/report"
 	"github.com/dmbench/dmbench/resultfmt"
 	"github.com/dmbench/dmbench/scenarios"
@@ -45,6 +46,9 @@ type runFlags struct {
 	spinBudget     float64
 	transport      *transport.Kind
 	broker         *brokerFlags
+	metricsAddr    string
+	metricsLinger  time.Duration
+	metrics        *promexport.Run // with --metrics-addr, set by runScenario
 }
 
 func newRunCommand() *cobra.Command {
@@ -82,6 +86,8 @@ func newRunCommand() *cobra.Command {
 		"sleep never spins (sends late by the wake-up latency); spin spins always (a whole core)")
 	fs.DurationVar(&f.spinWindow, "spin-window", loadgen.DefaultSpinWindow, "with --pacer hybrid, spin this long before each due send (above the machine's wake-up latency)")
 	fs.Float64Var(&f.spinBudget, "spin-budget", loadgen.DefaultSpinBudget, "with --pacer hybrid, spin at most this share of a core; past it, within each second, only sleep")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the run at `host:port`/metrics (e.g. 127.0.0.1:9464); off when empty")
+	fs.DurationVar(&f.metricsLinger, "metrics-linger", 0, "with --metrics-addr, keep serving this long after the run ends, so that a scraper gets the final figures")
 	f.transport = addTransportFlag(fs)
 	f.broker = addBrokerFlags(fs)
 	return c
@@ -151,6 +157,24 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 
 	sig := watchInterrupts(c.ErrOrStderr())
 	defer sig.stop()
+	if f.metricsAddr != "" {
+		f.metrics = promexport.NewRun(sc.Name, "")
+		ms, err := promexport.Serve(f.metricsAddr, f.metrics.Registry())
+		if err != nil {
+			return usageError(fmt.Errorf("--metrics-addr: %w", err))
+		}
+		fmt.Fprintf(c.ErrOrStderr(), "dmbench: metrics at http://%s/metrics\n", ms.Addr())
+		defer func() {
+			f.metrics.Ended(time.Now())
+			if f.metricsLinger > 0 {
+				select {
+				case <-time.After(f.metricsLinger):
+				case <-sig.ctx.Done():
+				}
+			}
+			_ = ms.Close()
+		}()
+	}
 	var o outcome
 	for i := 0; i < f.repeat; i++ {
 		if f.repeat > 1 {
@@ -264,10 +288,18 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 		StallThreshold: f.stallThreshold, Reconnect: f.reconnect, Pacer: f.pacerCfg,
 		Intervals: w, Progress: progress.Update,
 	}
+	if m := f.metrics; m != nil {
+		cfg.Intervals = promexport.Tee{Run: m, Sink: w}
+		cfg.Progress = func(p loadgen.Progress) { m.Progress(p); progress.Update(p) }
+		cfg.OnStage = m.Stage
+	}
 	poller, view := startServerView(ctx, c, f, addr)
 	if poller != nil {
 		defer poller.Stop() // on an early return; the View is taken below otherwise
 		cfg.OnStage = poller.Stage
+		if m := f.metrics; m != nil {
+			cfg.OnStage = func(i int, name string, at time.Time) { m.Stage(i, name, at); poller.Stage(i, name, at) }
+		}
 	}
 	res, runErr := loadgen.Run(ctx, cfg)
 	progress.Done()

@@ -12,9 +12,11 @@ import (
 
 	"github.com/dmbench/dmbench/version"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/dmbench/dmbench/broker"
+	"github.com/dmbench/dmbench/promexport"
 	"github.com/dmbench/dmbench/transport"
 )
 
@@ -25,6 +27,7 @@ func newServeCommand() *cobra.Command {
 		print bool
 		bf    *brokerFlags
 		kind  *transport.Kind
+		maddr string
 	)
 	c := &cobra.Command{
 		Use:   "serve",
@@ -34,19 +37,20 @@ func newServeCommand() *cobra.Command {
 			"dmbench does not use it). Give clients the base address tcp://HOST:PORT.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return serve(c, port, bind, print, bf, *kind)
+			return serve(c, port, bind, print, bf, *kind, maddr)
 		},
 	}
 	fs := c.Flags()
 	fs.IntVar(&port, "port", 5556, "DMB base port; the signalling socket listens on port+1")
 	fs.StringVar(&bind, "bind", "127.0.0.1", "address to listen on (anyone who reaches it can FLUSHXXX the store)")
 	fs.BoolVar(&print, "print", false, "write the store to standard output on PRINTXXX")
+	fs.StringVar(&maddr, "metrics-addr", "", "serve the broker's counters as Prometheus metrics at `host:port`/metrics (e.g. 127.0.0.1:9465); off when empty")
 	bf = addBrokerFlags(fs)
 	kind = addTransportFlag(fs)
 	return c
 }
 
-func serve(c *cobra.Command, port int, bind string, print bool, bf *brokerFlags, kind transport.Kind) error {
+func serve(c *cobra.Command, port int, bind string, print bool, bf *brokerFlags, kind transport.Kind, metricsAddr string) error {
 	if port < 1 || port > 65534 {
 		return usageError(fmt.Errorf("--port %d: want a base port in 1..65534 (signalling is port+1)", port))
 	}
@@ -71,6 +75,17 @@ func serve(c *cobra.Command, port int, bind string, print bool, bf *brokerFlags,
 		return err
 	}
 	out := c.OutOrStdout()
+	if metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(promexport.NewBrokerCollector(srv.Report))
+		ms, err := promexport.Serve(metricsAddr, reg)
+		if err != nil {
+			_ = srv.Close()
+			return usageError(fmt.Errorf("--metrics-addr: %w", err))
+		}
+		defer ms.Close()
+		fmt.Fprintf(out, "metrics            http://%s/metrics\n", ms.Addr())
+	}
 	if !ip.IsLoopback() {
 		fmt.Fprintf(c.ErrOrStderr(), "dmbench serve: WARNING: listening on %s, not loopback: anyone who can reach it can FLUSHXXX the store\n", bind)
 	}

@@ -1,0 +1,184 @@
+package promexport
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/dmbench/dmbench/loadgen"
+	"github.com/dmbench/dmbench/protocol"
+)
+
+// fedRun returns a Run fed with one stage, one interval of each kind and a progress
+// snapshot, so that every family it registers has a series.
+func fedRun(t *testing.T) *Run {
+	t.Helper()
+	r := NewRun("tiny", "")
+	start := time.Now()
+	r.Stage(0, "ramp", start)
+	h := loadgen.NewHistogram()
+	for v := int64(100); v < 5000; v += 7 {
+		_ = h.RecordValue(v)
+	}
+	u := loadgen.NewHistogram()
+	_ = u.RecordValue(250)
+	c := loadgen.Counts{Sent: 10, OK: 7, Exceptions: 1, Timeouts: 1, Late: 1, SendErrors: 1}
+	r.Interval(loadgen.Interval{Start: start, End: start.Add(time.Second), Command: protocol.GroupAdd, Warmup: true, Corrected: h, Uncorrected: u, Counts: c})
+	if err := (Tee{Run: r}).Interval(loadgen.Interval{Start: start.Add(time.Second), End: start.Add(2 * time.Second), Command: protocol.GroupAdd, Corrected: h, Uncorrected: u, Counts: c}); err != nil {
+		t.Fatal(err)
+	}
+	r.Progress(loadgen.Progress{Stage: "ramp", InFlight: 3, Connected: 2, TargetRate: 100, AchievedRate: 99, Elapsed: time.Second})
+	r.Ended(time.Now())
+	return r
+}
+
+func brokerRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewBrokerCollector(func() protocol.Report {
+		return protocol.Report{Server: "dmbench-broker", Commands: map[string]protocol.CommandCounts{"GROUPADD": {Received: 3, Completed: 2, Exceptions: 1}}}
+	}))
+	return reg
+}
+
+func families(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+func TestNamesAndLint(t *testing.T) {
+	for name, tc := range map[string]struct {
+		g    prometheus.Gatherer
+		want []string
+	}{
+		"run":    {fedRun(t).Registry(), RunMetricNames},
+		"broker": {brokerRegistry(), BrokerMetricNames},
+	} {
+		mfs := families(t, tc.g)
+		var got []string
+		for _, mf := range mfs {
+			got = append(got, mf.GetName())
+		}
+		if !slices.Equal(sorted(got), sorted(tc.want)) {
+			t.Errorf("%s: families %v, want %v", name, sorted(got), sorted(tc.want))
+		}
+		problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: lint: %s: %s", name, p.Metric, p.Text)
+		}
+	}
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+// TestLatencyHistogram checks that an interval's latencies land in both the classic and
+// the native buckets, in seconds.
+func TestLatencyHistogram(t *testing.T) {
+	r := fedRun(t)
+	for _, mf := range families(t, r.Registry()) {
+		if mf.GetName() != "dmbench_latency_seconds" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			h := m.GetHistogram()
+			if h.GetSampleCount() != 700 {
+				t.Errorf("count %d, want 700", h.GetSampleCount())
+			}
+			if s := h.GetSampleSum(); s < 0.7*0.0025 || s > 700*0.006 {
+				t.Errorf("sum %v s: not in seconds?", s)
+			}
+			if len(h.GetBucket()) != len(LatencyBuckets) {
+				t.Errorf("%d classic buckets, want %d", len(h.GetBucket()), len(LatencyBuckets))
+			}
+			if h.GetSchema() == 0 && len(h.GetPositiveSpan()) == 0 {
+				t.Error("no native buckets")
+			}
+		}
+		return
+	}
+	t.Fatal("no dmbench_latency_seconds")
+}
+
+// TestDashboard decodes the Grafana dashboard and checks that its queries name only
+// metrics dmbench serves.
+func TestDashboard(t *testing.T) {
+	b, err := os.ReadFile("../examples/grafana/dmbench.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Title  string `json:"title"`
+		UID    string `json:"uid"`
+		Panels []struct {
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Definition string `json:"definition"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	if dash.Title == "" || dash.UID == "" || len(dash.Panels) == 0 {
+		t.Fatalf("not a dashboard: title %q uid %q, %d panels", dash.Title, dash.UID, len(dash.Panels))
+	}
+	served := map[string]bool{}
+	for _, n := range append(slices.Clone(RunMetricNames), BrokerMetricNames...) {
+		served[n] = true
+	}
+	word := regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	var exprs []string
+	for _, p := range dash.Panels {
+		if p.Type != "row" && len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	for _, v := range dash.Templating.List {
+		exprs = append(exprs, v.Definition)
+	}
+	used := 0
+	for _, e := range exprs {
+		for _, w := range word.FindAllString(e, -1) {
+			if !strings.HasPrefix(w, "dmbench_") {
+				continue
+			}
+			used++
+			base := w
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				if s, ok := strings.CutSuffix(w, suf); ok && served[s] {
+					base = s
+				}
+			}
+			if !served[base] {
+				t.Errorf("query %q names %s, which dmbench does not serve", e, w)
+			}
+		}
+	}
+	if used == 0 {
+		t.Error("no query names a dmbench metric")
+	}
+}
