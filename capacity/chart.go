@@ -10,17 +10,19 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/dmbench/dmbench/chart"
 )
 
-// The chart package's colours (Okabe–Ito, see chart/style.go): blue for p50, vermillion
-// for p99, bluish green for a pass; a failed step is a black cross.
+// The chart package's colours (Okabe–Ito): blue for p50, vermillion for p99, bluish
+// green for a pass; a failed step is a black cross.
 var (
-	blue        = color.RGBA{0x00, 0x72, 0xb2, 0xff}
-	vermillion  = color.RGBA{0xd5, 0x5e, 0x00, 0xff}
-	bluishGreen = color.RGBA{0x00, 0x9e, 0x73, 0xff}
-	black       = color.RGBA{0x00, 0x00, 0x00, 0xff}
-	gridGrey    = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
-	ruleGrey    = color.RGBA{0x55, 0x55, 0x55, 0xff}
+	blue        = chart.Colours.Blue
+	vermillion  = chart.Colours.Vermillion
+	bluishGreen = chart.Colours.BluishGreen
+	black       = chart.Colours.Black
+	gridGrey    = chart.Colours.GridGrey
+	ruleGrey    = chart.Colours.RuleGrey
 )
 
 // DrawChart draws the capacity curve: each step's level against its corrected p50 and p99

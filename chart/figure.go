@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -17,6 +16,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 // Format is a file format a Figure is written in.
@@ -288,29 +289,13 @@ func (f *Figure) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing a chart: %w", err)
-	}
-	bw := bufio.NewWriter(tmp)
-	err = f.Write(bw, format)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("writing chart %s: %w", path, err)
-	}
-	return nil
+	return resultfmt.WriteFileAtomic(path, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := f.Write(bw, format); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 }
 
 // ErrNoData is returned (wrapped, with the reason) when the results hold nothing the

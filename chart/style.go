@@ -32,6 +32,12 @@ var (
 	rateBandFill  = color.NRGBA{0x00, 0x9e, 0x73, 0x40}
 )
 
+// Colours lends the palette to charts drawn outside this package (the capacity curve),
+// so that every dmbench chart reads the same.
+var Colours = struct {
+	Blue, Vermillion, BluishGreen, Black, GridGrey, RuleGrey color.Color
+}{blue, vermillion, bluishGreen, black, gridGrey, ruleGrey}
+
 // Dash patterns, told apart in greyscale: solid, dashed, dotted, dash-dot, long dash,
 // dash-dot-dot.
 var dashPatterns = [][]vg.Length{

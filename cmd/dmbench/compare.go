@@ -149,7 +149,7 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 	chartErr := writeComparisonChart(stderr, cmp, f.chart) // a failed chart does not hide a regression
 	if f.html != "" {
 		charts := comparisonCharts(stderr, cmp)
-		if err := writeFileAtomic(f.html, func(w io.Writer) error { return report.ComparisonHTML(w, cmp, charts) }); err != nil {
+		if err := resultfmt.WriteFileAtomic(f.html, func(w io.Writer) error { return report.ComparisonHTML(w, cmp, charts) }); err != nil {
 			chartErr = errors.Join(chartErr, err)
 		} else {
 			fmt.Fprintf(stderr, "dmbench: HTML comparison written to %s\n", f.html)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/dmbench/dmbench/chart"
@@ -57,28 +56,4 @@ func comparisonCharts(stderr io.Writer, c *comparison.Comparison) []report.Chart
 		return nil
 	}
 	return []report.Chart{{Title: "Each metric's OLD and NEW medians with their 95% confidence intervals", SVG: svg.Bytes()}}
-}
-
-// writeFileAtomic writes what write produces to path through a temporary file beside it,
-// renamed into place, so a reader never sees half a page.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename there is nothing to remove
-	err = tmp.Chmod(0o644)
-	if err == nil {
-		err = write(tmp)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

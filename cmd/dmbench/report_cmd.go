@@ -80,7 +80,7 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 	}
 	if f.html != "" {
 		charts := runCharts(c.ErrOrStderr(), resultFolder(path), r)
-		if err := writeFileAtomic(f.html, func(w io.Writer) error { return report.HTML(w, r, charts) }); err != nil {
+		if err := resultfmt.WriteFileAtomic(f.html, func(w io.Writer) error { return report.HTML(w, r, charts) }); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.ErrOrStderr(), "dmbench: HTML report written to %s\n", f.html)
