@@ -178,6 +178,12 @@ type DialOptions struct {
 	MaxFrameSize int64
 	// OnEvent, if set, is called for every connection event. It must not block.
 	OnEvent func(Event)
+	// Loop, if set, runs the native DEALER on that I/O loop instead of goroutines of
+	// its own (see Loop). The zmq4 implementation refuses it.
+	Loop *Loop
+	// Handler, with Loop, receives the DEALER's messages and wake-ups on the Loop's
+	// goroutine instead of Recv.
+	Handler Handler
 }
 
 // ListenOptions configure a Router. The zero value is usable.
@@ -237,8 +243,20 @@ func (o ListenOptions) withDefaults() ListenOptions {
 // implementation. It returns once the handshake is done, or an error after
 // ConnectTimeout or when ctx ends.
 func Dial(ctx context.Context, kind Kind, addr string, opts DialOptions) (Dealer, error) {
+	switch {
+	case opts.Handler != nil && opts.Loop == nil:
+		return nil, errors.New("transport: a Handler needs a Loop (DialOptions.Loop)")
+	case opts.Loop != nil && kind == ZMQ4:
+		return nil, fmt.Errorf("transport: the %s DEALER cannot run on a Loop (use %s)", ZMQ4, Native)
+	}
 	switch kind {
 	case Native, "":
+		if opts.Loop == nil {
+			opts.Loop = nativeTestLoop
+		}
+		if opts.Loop != nil {
+			return dialLoop(ctx, addr, opts)
+		}
 		return dialNative(ctx, addr, opts)
 	case ZMQ4:
 		return dialZMQ4(ctx, addr, opts)
@@ -246,6 +264,10 @@ func Dial(ctx context.Context, kind Kind, addr string, opts DialOptions) (Dealer
 	_, err := ParseKind(string(kind))
 	return nil, err
 }
+
+// nativeTestLoop, when set (by the package's tests only), is the Loop of every native
+// DEALER dialled without one, so that the whole suite runs on Loops too.
+var nativeTestLoop *Loop
 
 // Listen binds a ROUTER at addr ("tcp://host:port"; port 0 lets the kernel choose). An
 // IPv4 host listens on IPv4 only: tcp://0.0.0.0:P is not also [::]:P, as Go's "tcp"

@@ -1,0 +1,343 @@
+//go:build linux
+
+package transport
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// loopImpl is a Loop on Linux: one epoll instance, an eventfd to wake it, and the
+// goroutine that waits on them (run).
+//
+// Sockets are created, registered and closed only on the Loop's goroutine, so a file
+// descriptor number is never reused under a reader. Other goroutines write to a socket
+// under its connection's mutex while it is open (send), and reach the Loop through the
+// posted list (post): connections with queued output, a failed write or a Close, and new
+// dials. Epoll events carry the connection's slot and socket generation, so an event of a
+// closed socket is recognised and dropped.
+type loopImpl struct {
+	opts  LoopOptions
+	epfd  int
+	evfd  int
+	base  time.Time // ns times are since base (monotonic)
+	buf   []byte    // the one read buffer of every connection
+	held  int64     // bytes of partly received messages (Loop goroutine only)
+	drain [8]byte   // the eventfd's counter, read (Loop goroutine only)
+
+	sleeping atomic.Bool // in epoll_wait; a poster or an earlier timer must kick it
+
+	mu      sync.Mutex
+	conns   []*loopConn // by slot; nil is free
+	free    []int32
+	timers  loopTimers
+	planned int64 // when the Loop wakes by itself, while sleeping
+	posted  []*loopConn
+	closing bool
+	done    chan struct{}
+}
+
+// loopReadBuf is the size of a Loop's read buffer: one read takes at most this much from
+// one socket before the Loop serves the others.
+const loopReadBuf = 64 << 10
+
+// loopOne is what kick writes to the eventfd (a counter of 1).
+var loopOne = []byte{1, 0, 0, 0, 0, 0, 0, 0}
+
+// loopWakeData marks the eventfd's epoll events.
+const loopWakeData = -1
+
+func newLoopImpl(opts LoopOptions) (*loopImpl, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, errors.Join(errors.New("transport: creating an epoll instance"), err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, errors.Join(errors.New("transport: creating an eventfd"), err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: loopWakeData}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, errors.Join(errors.New("transport: registering an eventfd"), err)
+	}
+	l := &loopImpl{
+		opts: opts,
+		epfd: epfd,
+		evfd: evfd,
+		base: time.Now(),
+		buf:  make([]byte, loopReadBuf),
+		done: make(chan struct{}),
+	}
+	go l.run()
+	return l, nil
+}
+
+// now is the time in ns since l.base.
+func (l *loopImpl) now() int64 { return int64(time.Since(l.base)) }
+
+// nsOf converts t to ns since l.base; the zero time is 0 (none).
+func (l *loopImpl) nsOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(int64(t.Sub(l.base)), 1)
+}
+
+// kick wakes the Loop's goroutine if it sleeps.
+func (l *loopImpl) kick() {
+	if l.sleeping.CompareAndSwap(true, false) {
+		for {
+			_, err := unix.Write(l.evfd, loopOne)
+			if err != unix.EINTR {
+				return
+			}
+		}
+	}
+}
+
+// post hands c to the Loop's goroutine, which looks at its queued output, failure, close
+// or dial. It reports false once the Loop is closing.
+func (l *loopImpl) post(c *loopConn) bool {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return false
+	}
+	l.posted = append(l.posted, c)
+	l.mu.Unlock()
+	l.kick()
+	return true
+}
+
+// schedule adds a timer for c at (ns); an earlier one than the Loop's planned wake-up
+// kicks it.
+func (l *loopImpl) schedule(c *loopConn, at int64) {
+	l.mu.Lock()
+	l.timers.push(loopTimer{at: at, c: c})
+	kick := at < l.planned
+	l.mu.Unlock()
+	if kick {
+		l.kick()
+	}
+}
+
+// register gives c a slot, or reports false once the Loop is closing.
+func (l *loopImpl) register(c *loopConn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return false
+	}
+	if n := len(l.free); n > 0 {
+		c.slot = l.free[n-1]
+		l.free = l.free[:n-1]
+		l.conns[c.slot] = c
+	} else {
+		c.slot = int32(len(l.conns))
+		l.conns = append(l.conns, c)
+	}
+	return true
+}
+
+// release frees c's slot.
+func (l *loopImpl) release(c *loopConn) {
+	l.mu.Lock()
+	if c.slot >= 0 && int(c.slot) < len(l.conns) && l.conns[c.slot] == c {
+		l.conns[c.slot] = nil
+		l.free = append(l.free, c.slot)
+	}
+	c.slot = -1
+	l.mu.Unlock()
+}
+
+// close stops the Loop once: every connection left is closed on its goroutine.
+func (l *loopImpl) close() error {
+	l.mu.Lock()
+	already := l.closing
+	l.closing = true
+	l.mu.Unlock()
+	if !already {
+		l.sleeping.Store(true) // make sure the kick writes
+		l.kick()
+	}
+	<-l.done
+	return nil
+}
+
+// run is the Loop's goroutine.
+func (l *loopImpl) run() {
+	defer close(l.done)
+	events := make([]unix.EpollEvent, 256)
+	var next int64 // AfterEvents' wish, ns (0: none)
+	var posted []*loopConn
+	for {
+		timeout, stop := l.prepareSleep(next)
+		if stop {
+			l.shutdown()
+			return
+		}
+		n, err := unix.EpollWait(l.epfd, events, timeout)
+		l.sleeping.Store(false)
+		if err != nil {
+			n = 0 // EINTR; anything else would repeat, and the timers still run
+		}
+		for i := range n {
+			ev := &events[i]
+			if ev.Fd == loopWakeData {
+				_, _ = unix.Read(l.evfd, l.drain[:])
+				continue
+			}
+			if c := l.connAt(ev.Fd, ev.Pad); c != nil {
+				c.ready(ev.Events)
+			}
+		}
+		l.mu.Lock()
+		posted, l.posted = l.posted, posted[:0]
+		l.mu.Unlock()
+		for i, c := range posted {
+			c.serve()
+			posted[i] = nil
+		}
+		now := l.now()
+		l.fireTimers(now)
+		if l.opts.AfterEvents != nil {
+			next = l.nsOf(l.opts.AfterEvents(l.base.Add(time.Duration(now))))
+		}
+	}
+}
+
+// prepareSleep works out how long epoll_wait may sleep (ms; -1 forever) and marks the
+// Loop sleeping, or reports that the Loop must stop.
+func (l *loopImpl) prepareSleep(next int64) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return 0, true
+	}
+	for len(l.timers) > 0 && l.timers[0].stale() {
+		l.timers.pop()
+	}
+	wake := int64(1<<63 - 1)
+	if len(l.timers) > 0 {
+		wake = l.timers[0].at
+	}
+	if next > 0 {
+		wake = min(wake, next)
+	}
+	if len(l.posted) > 0 {
+		l.planned = 0
+		return 0, false
+	}
+	l.planned = wake
+	l.sleeping.Store(true)
+	if wake == 1<<63-1 {
+		return -1, false
+	}
+	d := wake - l.now()
+	if d <= 0 {
+		return 0, false
+	}
+	return int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond)), false
+}
+
+// connAt returns the connection in slot whose socket generation is gen, or nil.
+func (l *loopImpl) connAt(slot, gen int32) *loopConn {
+	l.mu.Lock()
+	var c *loopConn
+	if slot >= 0 && int(slot) < len(l.conns) {
+		c = l.conns[slot]
+	}
+	l.mu.Unlock()
+	if c == nil || c.gen.Load() != gen {
+		return nil
+	}
+	return c
+}
+
+// fireTimers runs every timer due at now.
+func (l *loopImpl) fireTimers(now int64) {
+	for {
+		l.mu.Lock()
+		if len(l.timers) == 0 || l.timers[0].at > now {
+			l.mu.Unlock()
+			return
+		}
+		t := l.timers.pop()
+		l.mu.Unlock()
+		if !t.stale() {
+			t.c.timer(now)
+		}
+	}
+}
+
+// shutdown closes every connection left and the Loop's descriptors.
+func (l *loopImpl) shutdown() {
+	l.mu.Lock()
+	conns := append([]*loopConn(nil), l.conns...)
+	l.mu.Unlock()
+	for _, c := range conns {
+		if c != nil {
+			c.teardown(ErrClosed, true)
+		}
+	}
+	unix.Close(l.epfd)
+	unix.Close(l.evfd)
+}
+
+// loopTimer is a heap entry: c wants the Loop at at. An entry whose at is no longer c's
+// timer is stale and dropped (timers are never removed, only superseded).
+type loopTimer struct {
+	at int64
+	c  *loopConn
+}
+
+func (t loopTimer) stale() bool { return t.c.timerAt.Load() != t.at }
+
+// loopTimers is a min-heap of timers by time (by hand: container/heap would box each
+// entry, an allocation per timer).
+type loopTimers []loopTimer
+
+func (h *loopTimers) push(t loopTimer) {
+	*h = append(*h, t)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p].at <= a[i].at {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *loopTimers) pop() loopTimer {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a[last] = loopTimer{}
+	a = a[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(a) && a[l].at < a[m].at {
+			m = l
+		}
+		if r < len(a) && a[r].at < a[m].at {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
+}
