@@ -55,7 +55,9 @@ type client struct {
 	timer *time.Timer
 
 	// Receiver state (receiver.go).
-	rb      batcher
+	rb      *batcher // ownRB, or with an I/O loop the loop's batch (loop.go)
+	ownRB   batcher
+	onLoop  bool // the connection runs on an I/O loop: no receiver goroutine
 	expired []event
 	// rArmed is armed as the receiver last set it. The sender and retire only bring
 	// armed forward, so armed ≤ rArmed: the receiver can tell from its own copy, without
@@ -75,7 +77,8 @@ func newClient(e *engine, index int) *client {
 		rArmed:  noDeadline,
 	}
 	c.sb.out = e.batches
-	c.rb.out = e.batches
+	c.ownRB.out = e.batches
+	c.rb = &c.ownRB
 	return c
 }
 

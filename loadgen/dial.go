@@ -68,8 +68,13 @@ func (e *engine) connect(ctx context.Context, p int, first func(), joined func(*
 	backoff := reconnectMin
 	for {
 		c := newClient(e, p)
+		opts := transport.DialOptions{OnEvent: c.onEvent, Reconnect: e.cfg.Reconnect}
+		if il := e.loopFor(p); il != nil {
+			c.onLoop, c.rb = true, &il.rb
+			opts.Loop, opts.Handler = il.l, loopHandler{c: c, il: il}
+		}
 		t0 := time.Now()
-		d, err := e.dial(ctx, e.cfg.Addr, transport.DialOptions{OnEvent: c.onEvent, Reconnect: e.cfg.Reconnect})
+		d, err := e.dial(ctx, e.cfg.Addr, opts)
 		if err == nil {
 			e.conn.connected(time.Since(t0))
 			c.d = d
@@ -84,7 +89,9 @@ func (e *engine) connect(ctx context.Context, p int, first func(), joined func(*
 			e.all = append(e.all, c)
 			e.recvWG.Add(1)
 			e.clientsMu.Unlock()
-			go c.receive()
+			if !c.onLoop {
+				go c.receive()
+			}
 			firstOnce()
 			if stale {
 				c.retire()

@@ -65,7 +65,7 @@ func (c *client) receive() {
 func (c *client) tend(now int64) bool {
 	e := c.e
 	c.expire(now)
-	if bt := &c.rb; bt.b != nil {
+	if bt := c.rb; bt.b != nil {
 		flushAt := bt.first + int64(maxBatchAge)
 		// With nothing outstanding, no reply can come before the sender's next request:
 		// if that is not before the batch would go anyway, send it now rather than wake
@@ -108,7 +108,7 @@ func (c *client) quiet(now int64) bool {
 	if now >= c.rArmed || c.retiring.Load() {
 		return false
 	}
-	bt := &c.rb
+	bt := c.rb
 	if bt.b == nil {
 		return true
 	}

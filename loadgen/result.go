@@ -44,6 +44,12 @@ type Config struct {
 	Pacer PacerConfig
 	// Reconnect makes clients reconnect with backoff after a lost connection.
 	Reconnect bool
+	// IOLoops is how many I/O loops (transport.Loop) carry the clients' connections
+	// instead of a receiver goroutine each, so that an idle connection costs no goroutine
+	// and a reply no goroutine wake-up: 0 picks GOMAXPROCS loops for a plan whose stages
+	// are all open-loop, none otherwise; a negative number never uses them. They need the
+	// native transport on Linux; elsewhere the clients run as without them.
+	IOLoops int
 	// Intervals, if set, receives each second's histograms as they close, so that a
 	// long run's memory stays flat.
 	Intervals IntervalSink

@@ -27,9 +27,9 @@ import (
 // cfg.Intervals failed (in the last two cases with the Result too).
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	kind := cfg.Transport
-	return run(ctx, cfg, func(ctx context.Context, addr string, opts transport.DialOptions) (transport.Dealer, error) {
+	return runWith(ctx, cfg, func(ctx context.Context, addr string, opts transport.DialOptions) (transport.Dealer, error) {
 		return transport.Dial(ctx, kind, addr, opts)
-	})
+	}, kind == transport.Native || kind == "")
 }
 
 // dialFunc connects one DEALER; tests replace transport.Dial with an in-memory peer.
@@ -51,6 +51,9 @@ type engine struct {
 
 	pacer      *pacer  // the one timing thread: open-loop sends, closed-loop think times
 	pacerBatch batcher // events of the sends the pacer makes; used on its thread only
+
+	loopsOK bool      // the dial gives native DEALERs, which may run on I/O loops
+	loops   []*ioLoop // the I/O loops clients run on (loop.go); none: a receiver goroutine each
 
 	cmds      []protocol.Command // the command table: distinct commands, first appearance first
 	cmdIndex  map[protocol.Command]uint8
@@ -87,7 +90,15 @@ type stageInfo struct {
 	start int64
 }
 
+// run is Run with another dial (tests: in-memory peers, counting wrappers); its clients
+// never run on I/O loops, since such a dial need not honour DialOptions.Handler.
 func run(ctx context.Context, cfg Config, dial dialFunc) (*Result, error) {
+	return runWith(ctx, cfg, dial, false)
+}
+
+// runWith runs cfg with dial; loopsOK says that dial gives native DEALERs, which may run
+// on I/O loops (Config.IOLoops).
+func runWith(ctx context.Context, cfg Config, dial dialFunc, loopsOK bool) (*Result, error) {
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
@@ -95,6 +106,7 @@ func run(ctx context.Context, cfg Config, dial dialFunc) (*Result, error) {
 		cfg:      cfg,
 		plan:     &cfg.Plan,
 		dial:     dial,
+		loopsOK:  loopsOK,
 		cmdIndex: make(map[protocol.Command]uint8),
 		batches:  make(chan *batch, 4096),
 		stopSend: make(chan struct{}),
@@ -236,6 +248,7 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 		}
 	})
 	e.pacer.start(runPacer)
+	e.startLoops()
 	stopAfter := context.AfterFunc(ctx, e.stop)
 	defer stopAfter()
 
@@ -267,6 +280,7 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 		c.shutdown()
 	}
 	e.recvWG.Wait()
+	e.closeLoops()
 	close(e.batches)
 	close(closerStop)
 	cum := <-closerDone

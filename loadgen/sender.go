@@ -148,14 +148,16 @@ func (c *client) waitPaced(t int64, wake <-chan struct{}) bool {
 }
 
 // runStage runs this client's part of a stage, joining it at join (ns since the run's
-// start, at or after the stage's start), and returns when the part is done, the stage
-// ends or the run stops sending.
-func (c *client) runStage(w *work, join int64) {
+// start, at or after the stage's start), and calls finished when the part is done, the
+// stage ends or the run stops sending: for a closed loop before it returns, for an open
+// loop from the pacer, later.
+func (c *client) runStage(w *work, join int64, finished func()) {
 	c.sendWake.Store(0)
-	defer func() {
+	done := func() {
 		c.sb.flush()
 		c.sendWake.Store(math.MaxInt64) // nothing is sent until another stage starts
-	}()
+		finished()
+	}
 	c.mu.Lock()
 	for i := range w.mix {
 		w.mix[i].fifo = c.fifoFor(w.mix[i].timeout)
@@ -163,10 +165,11 @@ func (c *client) runStage(w *work, join int64) {
 	c.rel = c.rel[:0]
 	c.mu.Unlock()
 	if w.st.Open != nil {
-		c.runOpen(w, join)
-	} else {
-		c.runClosed(w, join)
+		c.runOpen(w, join, done)
+		return
 	}
+	c.runClosed(w, join)
+	done()
 }
 
 // endSlack is how far past a stage's end a sender still sends requests intended before
@@ -177,11 +180,12 @@ func (c *client) runStage(w *work, join int64) {
 const endSlack = 500 * time.Millisecond
 
 // runOpen hands this client's open-loop schedule to the run's pacer, which sends each
-// request at its intended time on its own thread, and waits until the schedule is done:
-// the stage's end, the client's share of a stage bounded by count, or the run stopping.
+// request at its intended time on its own thread, and calls done once the schedule is
+// over: the stage's end, the client's share of a stage bounded by count, or the run
+// stopping. Nothing waits for it meanwhile: an idle client is in no goroutine.
 // A pacer that is behind sends at once, without sleeping: latency is measured from the
 // intended time, so catching up is honest, and the send delay shows how far behind it was.
-func (c *client) runOpen(w *work, join int64) {
+func (c *client) runOpen(w *work, join int64, done func()) {
 	e := c.e
 	st := w.st
 	arr := newArrivals(st.Open, st.Duration, st.Requests, w.clients, c.index, w.arrRng)
@@ -196,16 +200,16 @@ func (c *client) runOpen(w *work, join int64) {
 	}
 	first, ok := next()
 	if !ok {
+		done()
 		return
 	}
-	done := make(chan struct{})
-	t := &timed{due: first, cancel: func() { close(done) }} // unfired requests were never scheduled
+	t := &timed{due: first, cancel: done} // unfired requests were never scheduled
 	t.fire = func(now int64) (int64, bool) {
 		e.scheduled.Add(1)
 		if w.tooLate(now) {
 			// Far behind at the end of the stage: what was due and not sent is missed.
 			e.scheduled.Add(arr.remaining(time.Duration(w.end - w.start)))
-			close(done)
+			done()
 			return 0, false
 		}
 		// A send the transport refuses (no connection) still kept the schedule: the
@@ -217,7 +221,7 @@ func (c *client) runOpen(w *work, join int64) {
 		e.openSent.Add(1)
 		it, ok := next()
 		if !ok {
-			close(done)
+			done()
 			return 0, false
 		}
 		c.sendWake.Store(it)
@@ -225,7 +229,6 @@ func (c *client) runOpen(w *work, join int64) {
 	}
 	c.sendWake.Store(first)
 	e.pacer.add(t)
-	<-done
 }
 
 // sendErrorBackoff is how long a closed-loop slot waits after the transport refused a

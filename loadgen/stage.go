@@ -61,7 +61,7 @@ func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error
 	defer wake()
 	var connWG sync.WaitGroup
 	join := func(c *client) {
-		sr.start(c, s, func() bool { return e.now() < stageEnd }, func() { c.runStage(&works[c.index], e.now()) })
+		sr.start(c, s, func() bool { return e.now() < stageEnd }, func(finished func()) { c.runStage(&works[c.index], e.now(), finished) })
 	}
 
 	if st.ConnectRate == 0 && len(missing) > 0 {
@@ -100,7 +100,7 @@ func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error
 	sr.open(func() {
 		for _, c := range active {
 			if c != nil {
-				sr.startLocked(c, s, func() { c.runStage(&works[c.index], start) })
+				sr.startLocked(c, s, func(finished func()) { c.runStage(&works[c.index], start, finished) })
 			}
 		}
 	})
@@ -178,7 +178,7 @@ func (sr *stageRun) open(startAll func()) {
 
 // start runs a client that connected during the stage, if the stage is open and not
 // closed, the client has not started in it yet, and ok() holds.
-func (sr *stageRun) start(c *client, s int, ok func() bool, run func()) {
+func (sr *stageRun) start(c *client, s int, ok func() bool, run func(finished func())) {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	if sr.opened && !sr.closed && ok() {
@@ -186,22 +186,22 @@ func (sr *stageRun) start(c *client, s int, ok func() bool, run func()) {
 	}
 }
 
-// startLocked runs a client's part of stage s once. Caller holds sr.mu.
-func (sr *stageRun) startLocked(c *client, s int, run func()) {
+// startLocked runs a client's part of stage s once, on a goroutine of its own: run calls
+// finished, once, when the part is done, which may be after run returned (an open-loop
+// part is the pacer's until then, with no goroutine waiting for it). Caller holds sr.mu.
+func (sr *stageRun) startLocked(c *client, s int, run func(finished func())) {
 	if c.stageStarted == s+1 {
 		return
 	}
 	c.stageStarted = s + 1
 	sr.running++
-	go func() {
-		defer func() {
-			sr.mu.Lock()
-			sr.running--
-			sr.cond.Broadcast()
-			sr.mu.Unlock()
-		}()
-		run()
-	}()
+	finished := sync.OnceFunc(func() {
+		sr.mu.Lock()
+		sr.running--
+		sr.cond.Broadcast()
+		sr.mu.Unlock()
+	})
+	go run(finished)
 }
 
 // waitFirst waits until every first dial attempt is over or the run stops.

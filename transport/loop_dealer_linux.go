@@ -113,6 +113,7 @@ func dialLoop(ctx context.Context, endpoint string, opts DialOptions) (Dealer, e
 	}
 	c.dec.maxFrame = c.maxFrame
 	c.dec.msg = &c.msg
+	c.dec.grow = c.grow
 	if !c.l.register(c) || !c.l.post(c) {
 		c.l.release(c)
 		return nil, ErrClosed
@@ -374,14 +375,13 @@ func (c *loopConn) consume(p []byte) bool {
 		}
 		switch ev {
 		case zmtpGotMessage:
-			c.charge()
 			c.dispatching.Store(true)
 			c.h.Message(c.msg.frames)
 			c.dispatching.Store(false)
 			if cap(c.msg.data) > nativeRetainBuf {
 				c.msg.data = nil
+				c.account()
 			}
-			c.charge()
 			if !c.live() {
 				return false
 			}
@@ -392,20 +392,32 @@ func (c *loopConn) consume(p []byte) bool {
 			}
 		}
 	}
-	return c.charge()
+	return true
 }
 
-// charge brings the budget this connection holds to its buffers' size and ends the
-// connection if the Loop's total would pass the budget (loop).
-func (c *loopConn) charge() bool {
+// grow gives a decoder buffer room for need bytes within the Loop's receive budget: it
+// doubles the buffer, but never beyond need plus one read, and refuses when the Loop's
+// buffers would pass the budget (loop; the decoder's grow hook).
+func (c *loopConn) grow(buf *[]byte, need int) error {
+	old := cap(*buf)
+	size := min(max(2*old, nativeReadBufMin), need+loopReadBuf)
+	size = max(size, need)
+	if held := c.l.held + int64(size-old); held > c.l.opts.RecvBudget {
+		return fmt.Errorf("%w: a message needs %d bytes, the loop's connections hold %d of %d; a server sends messages far larger than a DMB reply (lower MaxFrameSize, or raise RecvBudget)", ErrRecvBudget, need, c.l.held, c.l.opts.RecvBudget)
+	}
+	nb := make([]byte, len(*buf), size)
+	copy(nb, *buf)
+	*buf = nb
+	c.account()
+	return nil
+}
+
+// account brings the budget this connection holds to its decoder buffers' size (loop).
+func (c *loopConn) account() {
 	now := int64(cap(c.msg.data) + cap(c.dec.cmd))
 	c.l.held += now - c.held
 	c.held = now
-	if now > nativeReadBufMin && c.l.held > c.l.opts.RecvBudget {
-		c.fail(fmt.Errorf("%w: %d bytes held by this connection's partial message, %d by the loop's (limit %d); lower the clients' message size or raise the budget", ErrRecvBudget, now, c.l.held, c.l.opts.RecvBudget))
-		return false
-	}
-	return true
+	c.l.peakHeld = max(c.l.peakHeld, c.l.held)
 }
 
 // live reports whether the connection still carries traffic (loop).
@@ -428,12 +440,12 @@ func (c *loopConn) up() bool {
 	c.mu.Unlock()
 	c.dec.reset()
 	c.backoff = c.opts.ReconnectMin
+	c.q.notify()
+	emit(c.opts.OnEvent, Connected, c.endpoint, nil) // before Dial returns, as the goroutine DEALER does
 	if !c.everUp {
 		c.everUp = true
 		c.dialDone <- nil
 	}
-	c.q.notify()
-	emit(c.opts.OnEvent, Connected, c.endpoint, nil)
 	return true
 }
 
@@ -573,6 +585,12 @@ func (c *loopConn) fail(err error) {
 	c.closeSocketLocked()
 	c.hs = nil
 	c.dec.reset()
+	if cap(c.msg.data) > nativeRetainBuf {
+		c.msg.data = nil // a big message's buffer goes back to the budget
+	}
+	if cap(c.dec.cmd) > nativeRetainBuf {
+		c.dec.cmd = nil
+	}
 	first := !c.everUp
 	switch {
 	case first:
@@ -588,7 +606,7 @@ func (c *loopConn) fail(err error) {
 	c.cond.Broadcast()
 	c.retimeLocked()
 	c.mu.Unlock()
-	c.charge()
+	c.account()
 	if first {
 		c.l.release(c)
 		c.dialDone <- err
@@ -620,7 +638,7 @@ func (c *loopConn) teardown(err error, closed bool) {
 	c.mu.Unlock()
 	c.hs = nil
 	c.msg.data = nil
-	c.charge()
+	c.account()
 	c.l.release(c)
 	if first {
 		c.dialDone <- err

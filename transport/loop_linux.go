@@ -21,13 +21,14 @@ import (
 // dials. Epoll events carry the connection's slot and socket generation, so an event of a
 // closed socket is recognised and dropped.
 type loopImpl struct {
-	opts  LoopOptions
-	epfd  int
-	evfd  int
-	base  time.Time // ns times are since base (monotonic)
-	buf   []byte    // the one read buffer of every connection
-	held  int64     // bytes of partly received messages (Loop goroutine only)
-	drain [8]byte   // the eventfd's counter, read (Loop goroutine only)
+	opts     LoopOptions
+	epfd     int
+	evfd     int
+	base     time.Time // ns times are since base (monotonic)
+	buf      []byte    // the one read buffer of every connection
+	held     int64     // bytes of partly received messages (Loop goroutine only)
+	peakHeld int64     // the most held at once (for tests)
+	drain    [8]byte   // the eventfd's counter, read (Loop goroutine only)
 
 	sleeping atomic.Bool // in epoll_wait; a poster or an earlier timer must kick it
 

@@ -172,6 +172,11 @@ type zmtpDecoder struct {
 
 	msg *zmtpMessage // where message frames go; must be set before feeding message data (unless follow)
 	cmd []byte       // the current command frame's body
+
+	// grow, if set, is called before a body is appended to buf (msg.data or cmd) whose
+	// capacity is below need: it gives buf room for need bytes or refuses with the
+	// connection's error. It lets a Loop keep its connections within a shared budget.
+	grow func(buf *[]byte, need int) error
 }
 
 // reset forgets any partial frame or message (after a reconnect).
@@ -206,8 +211,18 @@ func (d *zmtpDecoder) feed(p []byte) (int, zmtpEvent, error) {
 				n = int(d.remain)
 			}
 			if d.flags&zmtpCommand != 0 {
+				if d.grow != nil && len(d.cmd)+n > cap(d.cmd) {
+					if err := d.grow(&d.cmd, len(d.cmd)+n); err != nil {
+						return i, zmtpNeedMore, err
+					}
+				}
 				d.cmd = append(d.cmd, p[i:i+n]...)
 			} else if !d.follow {
+				if d.grow != nil && len(d.msg.data)+n > cap(d.msg.data) {
+					if err := d.grow(&d.msg.data, len(d.msg.data)+n); err != nil {
+						return i, zmtpNeedMore, err
+					}
+				}
 				d.msg.data = append(d.msg.data, p[i:i+n]...)
 			}
 			i += n

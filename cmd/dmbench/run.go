@@ -14,6 +14,7 @@ import (
 
 	"github.com/dmbench/dmbench/broker"
 	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/promexport"
 	"github.com/dmbench/dmbench/report"
@@ -44,6 +45,7 @@ type runFlags struct {
 	pacerCfg       loadgen.PacerConfig
 	spinWindow     time.Duration
 	spinBudget     float64
+	ioLoops        int
 	transport      *transport.Kind
 	broker         *brokerFlags
 	metricsAddr    string
@@ -86,6 +88,8 @@ func newRunCommand() *cobra.Command {
 		"sleep never spins (sends late by the wake-up latency); spin spins always (a whole core)")
 	fs.DurationVar(&f.spinWindow, "spin-window", loadgen.DefaultSpinWindow, "with --pacer hybrid, spin this long before each due send (above the machine's wake-up latency)")
 	fs.Float64Var(&f.spinBudget, "spin-budget", loadgen.DefaultSpinBudget, "with --pacer hybrid, spin at most this share of a core; past it, within each second, only sleep")
+	fs.IntVar(&f.ioLoops, "io-loops", 0, "run the native transport's connections on this many epoll I/O loops instead of\n"+
+		"a receiver goroutine each (Linux); 0 picks GOMAXPROCS loops when every stage is open-loop, -1 never")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the run at `host:port`/metrics (e.g. 127.0.0.1:9464); off when empty")
 	fs.DurationVar(&f.metricsLinger, "metrics-linger", 0, "with --metrics-addr, keep serving this long after the run ends, so that a scraper gets the final figures")
 	f.transport = addTransportFlag(fs)
@@ -186,7 +190,7 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 		}
 		o.writeErr = err
 		for _, v := range comparison.CheckThresholds(result, thresholds) {
-			fmt.Fprintln(c.ErrOrStderr(), "dmbench: threshold missed:", v)
+			fmt.Fprintln(c.ErrOrStderr(), "dmbench: threshold missed:", termtext.Escape(v.String()))
 			o.missed++
 		}
 		o.interrupted = result.Meta.Interrupted
@@ -285,7 +289,7 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 	cfg := loadgen.Config{
 		Plan: sc.Plan(), Addr: addr, Transport: *f.transport,
 		Drain: f.drain, InterruptDrain: interruptDrain, Abandon: sig.abandon,
-		StallThreshold: f.stallThreshold, Reconnect: f.reconnect, Pacer: f.pacerCfg,
+		StallThreshold: f.stallThreshold, Reconnect: f.reconnect, Pacer: f.pacerCfg, IOLoops: f.ioLoops,
 		Intervals: w, Progress: progress.Update,
 	}
 	if m := f.metrics; m != nil {
@@ -357,7 +361,7 @@ func startServerView(ctx context.Context, c *cobra.Command, f *runFlags, addr st
 		return nil, &serverview.View{Addr: addr, Every: f.serverPoll, Timeout: serverview.DefaultTimeout, NoReport: err.Error()}
 	}
 	if s := p.Poll(serverview.LabelStart); s.Report == nil {
-		fmt.Fprintf(c.ErrOrStderr(), "dmbench: server view at the start: %s (the load is not affected)\n", s.Err)
+		fmt.Fprintf(c.ErrOrStderr(), "dmbench: server view at the start: %s (the load is not affected)\n", termtext.Escape(s.Err))
 	}
 	return p, nil
 }

@@ -1,0 +1,139 @@
+package loadgen
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/dmbench/dmbench/protocol"
+	"github.com/dmbench/dmbench/transport"
+)
+
+// ioLoop is one transport.Loop and what the clients on it share: the batch their replies'
+// and timeouts' events go to (handed to the recorders by age, from the Loop's
+// AfterEvents, instead of one small batch per client), and the scratch message replies
+// are decoded into. Both are used on the Loop's goroutine only.
+//
+// A client on a Loop has no receiver goroutine: the Loop calls its handler with each
+// reply (handle, then tendLoop), when its receive deadline passes (tendLoop: timeouts
+// and a retiring client's close), and once when it is closed (finish). Its open-loop
+// sends are made by the pacer (sender.go), so an idle client is in no goroutine at all.
+type ioLoop struct {
+	e   *engine
+	l   *transport.Loop
+	rb  batcher
+	msg protocol.Message
+}
+
+// startLoops starts the run's I/O loops as Config.IOLoops says. Where the transport has
+// no Loops (not Linux) the clients run without them.
+func (e *engine) startLoops() {
+	n := e.cfg.IOLoops
+	if !e.loopsOK || n < 0 {
+		return
+	}
+	if n == 0 {
+		for i := range e.plan.Stages {
+			if e.plan.Stages[i].Open == nil {
+				return // a closed loop's sender goroutine batches its own writes
+			}
+		}
+		n = runtime.GOMAXPROCS(0)
+	}
+	for range n {
+		il := &ioLoop{e: e}
+		il.rb.out = e.batches
+		l, err := transport.NewLoop(transport.LoopOptions{AfterEvents: il.afterEvents})
+		if err != nil {
+			e.closeLoops()
+			return
+		}
+		il.l = l
+		e.loops = append(e.loops, il)
+	}
+}
+
+// closeLoops stops the I/O loops once every client on them is closed, and hands their
+// last events on.
+func (e *engine) closeLoops() {
+	for _, il := range e.loops {
+		_ = il.l.Close()
+		il.rb.flush()
+	}
+	e.loops = nil
+}
+
+// loopFor returns the I/O loop of the client at position p, or nil without loops.
+func (e *engine) loopFor(p int) *ioLoop {
+	if len(e.loops) == 0 {
+		return nil
+	}
+	return e.loops[p%len(e.loops)]
+}
+
+// afterEvents hands the loop's batch on once its oldest event is maxBatchAge old, and
+// asks to be called again by then.
+func (il *ioLoop) afterEvents(time.Time) time.Time {
+	bt := &il.rb
+	if bt.b != nil && il.e.now()-bt.first >= int64(maxBatchAge) {
+		bt.flush()
+	}
+	if bt.b == nil {
+		return time.Time{}
+	}
+	return il.e.at(bt.first + int64(maxBatchAge))
+}
+
+// loopHandler is a client's transport.Handler on an I/O loop.
+type loopHandler struct {
+	c  *client
+	il *ioLoop
+}
+
+// Message matches and records a reply, then looks at the client's deadlines.
+func (h loopHandler) Message(frames [][]byte) {
+	c := h.c
+	now := c.e.now()
+	c.e.sawReply(now)
+	c.handle(frames, now, &h.il.msg)
+	if c.dialed.Load() {
+		c.tendLoop(now)
+	}
+}
+
+// Wake times out what is due and closes a retiring client.
+func (h loopHandler) Wake() {
+	if h.c.dialed.Load() {
+		h.c.tendLoop(h.c.e.now())
+	}
+}
+
+// Closed ends the client's receiving: what is left is abandoned.
+func (h loopHandler) Closed() {
+	c := h.c
+	c.finish(c.e.now())
+	c.e.recvWG.Done()
+}
+
+// tendLoop is tend for a client on an I/O loop: it times out the requests whose deadline
+// has passed, sets the receive deadline to the earliest one left (exactly: on a Loop a
+// deadline is a heap entry, not a timer, so moving it costs less than a spurious wake),
+// and closes a retiring client with nothing outstanding. The loop's batch is handed on
+// by the loop (afterEvents).
+func (c *client) tendLoop(now int64) {
+	c.expire(now)
+	due := int64(noDeadline)
+	c.mu.Lock()
+	for _, f := range c.fifos {
+		if !f.empty() {
+			due = min(due, f.front().deadline)
+		}
+	}
+	if c.armed != due {
+		c.armLocked(due)
+	}
+	c.rArmed = c.armed
+	c.mu.Unlock()
+	if c.retiring.Load() && c.outstanding.Load() == 0 {
+		c.shutdown()
+	}
+}

@@ -1,0 +1,197 @@
+//go:build linux
+
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testLoop starts a Loop closed at the end of the test.
+func testLoop(t *testing.T, opts LoopOptions) *Loop {
+	t.Helper()
+	l, err := NewLoop(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// recordingHandler is a Handler that keeps what the Loop calls it with.
+type recordingHandler struct {
+	mu       sync.Mutex
+	messages [][][]byte
+	wakes    int
+	closed   int
+	got      chan struct{} // a signal per call
+	onWake   func()
+}
+
+func newRecordingHandler() *recordingHandler {
+	return &recordingHandler{got: make(chan struct{}, 1024)}
+}
+
+func (h *recordingHandler) Message(frames [][]byte) {
+	h.mu.Lock()
+	h.messages = append(h.messages, cloneFrames(frames))
+	h.mu.Unlock()
+	h.got <- struct{}{}
+}
+
+func (h *recordingHandler) Wake() {
+	h.mu.Lock()
+	h.wakes++
+	f := h.onWake
+	h.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	h.got <- struct{}{}
+}
+
+func (h *recordingHandler) Closed() {
+	h.mu.Lock()
+	h.closed++
+	h.mu.Unlock()
+	h.got <- struct{}{}
+}
+
+// waitFor waits until cond holds (checked after each Handler call).
+func (h *recordingHandler) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		h.mu.Lock()
+		ok := cond()
+		h.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-h.got:
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestLoopHandler: a DEALER with a Handler gets every echoed message in order, a Wake
+// when its deadline passes (and one only), Recv refused, and Closed once after a Close
+// made from inside its own Wake.
+func TestLoopHandler(t *testing.T) {
+	leakCheck(t)
+	l := testLoop(t, LoopOptions{})
+	r := testEcho(t, Native, ListenOptions{})
+	h := newRecordingHandler()
+	d, err := Dial(t.Context(), Native, r.Addr(), DialOptions{Loop: l, Handler: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for i := range n {
+		body := binary.BigEndian.AppendUint32(nil, uint32(i))
+		send := d.Send
+		if i%2 == 0 {
+			send = d.(DirectSender).SendDirect
+		}
+		if err := send([][]byte{{}, body}); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	h.waitFor(t, "the echoes", func() bool { return len(h.messages) == n })
+	for i, m := range h.messages {
+		if len(m) != 2 || binary.BigEndian.Uint32(m[1]) != uint32(i) {
+			t.Fatalf("message %d is %s", i, showFrames(m))
+		}
+	}
+	if _, err := d.Recv(); !errors.Is(err, ErrHandlerRecv) {
+		t.Fatalf("Recv with a Handler: %v, want ErrHandlerRecv", err)
+	}
+
+	h.mu.Lock()
+	h.onWake = func() { d.Close() } // Close from the Handler must not wait for itself
+	h.mu.Unlock()
+	if err := d.SetRecvDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, "Closed", func() bool { return h.closed == 1 })
+	time.Sleep(50 * time.Millisecond)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.wakes != 1 || h.closed != 1 {
+		t.Fatalf("%d wakes and %d Closed calls, want 1 and 1", h.wakes, h.closed)
+	}
+	if err := d.Send([][]byte{{'x'}}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Send after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestLoopRecvBudget: servers that start huge messages on many connections of one Loop
+// are cut off once the Loop's partly received messages would pass its budget: the
+// connection that passes it ends with ErrRecvBudget, the bytes held never exceed the
+// budget by more than one read, and a well-behaved connection on the same Loop goes on.
+func TestLoopRecvBudget(t *testing.T) {
+	leakCheck(t)
+	const budget = 1 << 20
+	l := testLoop(t, LoopOptions{RecvBudget: budget})
+	okGreeting := append(rawGreeting(3, 1, "NULL"), rawReady("ROUTER", "")...)
+	chunk := make([]byte, 256<<10)
+	script := func(c net.Conn) {
+		if nativeServerHandshake(c, okGreeting) != nil {
+			return
+		}
+		// A 32 MiB frame, of which 1 MiB is sent: within MaxFrameSize, never finished.
+		c.Write(rawLongHeader(0, 32<<20))
+		for range 4 {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+		time.Sleep(2 * time.Second)
+	}
+	good := testEcho(t, Native, ListenOptions{})
+	h := newRecordingHandler()
+	gd, err := Dial(t.Context(), Native, good.Addr(), DialOptions{Loop: l, Handler: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gd.Close()
+
+	events := newEventLog()
+	var hostile []Dealer
+	var waits []func()
+	for range 4 {
+		addr, wait := nativeRawServer(t, script)
+		waits = append(waits, wait)
+		d, err := Dial(t.Context(), Native, addr, DialOptions{Loop: l, OnEvent: events.add})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostile = append(hostile, d)
+	}
+	ev := events.wait(t, Disconnected)
+	if !errors.Is(ev.Err, ErrRecvBudget) {
+		t.Fatalf("disconnected because %v, want ErrRecvBudget", ev.Err)
+	}
+	if err := gd.Send([][]byte{{}, []byte("still here")}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, "the well-behaved echo", func() bool { return len(h.messages) == 1 })
+	for _, d := range hostile {
+		d.Close()
+	}
+	for _, wait := range waits {
+		wait()
+	}
+	if peak := l.impl.peakHeld; peak > budget || peak < budget/2 {
+		t.Fatalf("the loop held at most %d bytes of partial messages, want at most the budget (%d) and near it", peak, budget)
+	}
+	if held := l.impl.held; held > 64<<10 {
+		t.Fatalf("the loop still holds %d bytes after the hostile connections ended", held)
+	}
+}
