@@ -65,6 +65,17 @@
 // YAML anchors, aliases and merge keys (<<: *anchor) work, so a mix or a request can
 // be written once and reused.
 //
+// # Limits
+//
+// Reading a file takes bounded time and memory, whatever it holds. Parse refuses, with
+// that one problem, a file larger than MaxFileSize (1 MiB; Load reads no more of it), one
+// whose lists and mappings nest more than MaxDepth (64) deep, checked on the raw text
+// before the YAML parser reads it, and one whose aliases and merge keys stand for more
+// than MaxExpansion (100,000) nodes in all, refused at the alias that passes the limit,
+// before the walk follows it. A value from the file shown in a message is cut after 64
+// characters, with its length in bytes, and its control characters are escaped, so
+// that a file cannot write escape sequences to the terminal that shows its problems.
+//
 // # The short overlay
 //
 // short: holds seed, warmup, target, timeout and stages, laid over the scenario when

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -53,7 +52,7 @@ func Bundled() []Info {
 func BundledSource(name string) ([]byte, error) {
 	data, err := bundled.ReadFile(path.Join("bundled", name+".yaml"))
 	if err != nil {
-		return nil, fmt.Errorf("no bundled scenario named %q; bundled: %s", name, bundledNames())
+		return nil, fmt.Errorf("no bundled scenario named %s; bundled: %s", quote(name), bundledNames())
 	}
 	return data, nil
 }
@@ -83,18 +82,16 @@ func loadBundled(name string, opts LoadOptions) (*Scenario, error) {
 
 // Load reads a scenario: a bundled one by name ("group-churn"), or a file by path
 // ("my.yaml", "./x/churn.yml"). A word without a path separator or extension is a
-// bundled name. A file's problems come back as an ErrorList; a file that cannot be read
-// or a name that is not bundled gives a plain error saying so.
+// bundled name. A file's problems come back as an ErrorList, a file larger than
+// MaxFileSize among them (Load reads no more of it than that); a file that cannot be
+// read or a name that is not bundled gives a plain error saying so.
 func Load(nameOrPath string, opts LoadOptions) (*Scenario, error) {
 	if isBundledName(nameOrPath) {
 		return loadBundled(nameOrPath, opts)
 	}
-	data, err := os.ReadFile(nameOrPath)
+	data, err := readFile(nameOrPath)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("scenario file %s does not exist; give a path to a YAML file or a bundled name (%s)", nameOrPath, bundledNames())
-		}
-		return nil, fmt.Errorf("cannot read scenario file: %w; check the path and its permissions", err)
+		return nil, err
 	}
 	return Parse(nameOrPath, data, opts)
 }

@@ -25,9 +25,24 @@ type LoadOptions struct {
 // The file's shape and types are checked as it is read (schema.go); the load it
 // describes is checked by loadgen.Plan.Validate on the plan it makes, and each problem
 // found there is reported at the field that gave the value (placePlan).
+//
+// Reading a file is bounded in time and memory, whatever it holds: a file larger than
+// MaxFileSize, nesting deeper than MaxDepth, or whose aliases repeat more than
+// MaxExpansion nodes is refused with that one problem, before the work it would take.
+// Text from the file shown in a message is cut short and has its control characters
+// escaped.
 func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
-	d := &decoder{file: file, errs: new(ErrorList), at: map[string]*token.Token{}}
+	if len(data) > MaxFileSize {
+		return nil, ErrorList{tooLarge(file, int64(len(data)), true)}
+	}
+	if line, col := scanDepth(data); line > 0 {
+		return nil, ErrorList{tooDeep(file, line, col)}
+	}
+	d := &decoder{file: file, errs: new(ErrorList), expand: new(expansion), at: map[string]*token.Token{}}
 	root := d.root(data)
+	if d.expand.err != nil {
+		return nil, ErrorList{d.expand.err}
+	}
 	if root == nil {
 		return nil, d.errs.sort()
 	}
@@ -52,6 +67,10 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 		errs = withOverlay(errs, *sd.errs)
 	} else if opts.Short {
 		d.with(&errs).errorf(root.pos, "short", "missing; there is no short overlay to apply: add one (see the bundled scenarios) or run without --short")
+	}
+	if d.expand.err != nil {
+		// What the walk found after it stopped following aliases is not worth showing.
+		return nil, ErrorList{d.expand.err}
 	}
 	if len(errs) > 0 {
 		return nil, errs.sort()

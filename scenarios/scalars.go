@@ -44,7 +44,7 @@ func (d *decoder) text(e *entry) (string, bool) {
 		}
 		return "", true
 	}
-	d.errorf(posOf(n), e.path, "%s is not text; quote it (\"%s\")", n.GetToken().Value, n.GetToken().Value)
+	d.errorf(posOf(n), e.path, "%s is not text; quote it (%s)", bare(n.GetToken().Value), quote(n.GetToken().Value))
 	return "", false
 }
 
@@ -63,7 +63,7 @@ func (d *decoder) integer(e *entry, lo, hi int64, example string) (int64, bool) 
 			v = i
 		case uint64:
 			if i > math.MaxInt64 {
-				d.errorf(posOf(n), e.path, "%s is out of range; allowed %d to %d", x.GetToken().Value, lo, hi)
+				d.errorf(posOf(n), e.path, "%s is out of range; allowed %d to %d", bare(x.GetToken().Value), lo, hi)
 				return 0, false
 			}
 			v = int64(i)
@@ -136,7 +136,7 @@ func (d *decoder) duration(e *entry) (time.Duration, bool) {
 		}
 	case *ast.IntegerNode:
 		if i, ok := x.Value.(int64); !ok || i != 0 {
-			d.errorf(posOf(n), e.path, "%s is not a duration; give its unit (write e.g. %ss)", x.GetToken().Value, x.GetToken().Value)
+			d.errorf(posOf(n), e.path, "%s is not a duration; give its unit (write e.g. %ss)", bare(x.GetToken().Value), bare(x.GetToken().Value))
 			return 0, false
 		}
 		return 0, true
@@ -153,7 +153,7 @@ func (d *decoder) rate(e *entry) (Rate, bool) {
 	}
 	s, ok := n.(*ast.StringNode)
 	if !ok {
-		v := n.GetToken().Value
+		v := bare(n.GetToken().Value)
 		d.errorf(posOf(n), e.path, "%s is not a rate; say per what (write e.g. %s/s)", v, v)
 		return 0, false
 	}
@@ -176,7 +176,7 @@ func (d *decoder) choice(e *entry, allowed ...string) (string, bool) {
 		v = s.Value
 	}
 	if !slices.Contains(allowed, v) {
-		d.errorf(posOf(n), e.path, "%q is not allowed; write one of %s", v, strings.Join(allowed, ", "))
+		d.errorf(posOf(n), e.path, "%s is not allowed; write one of %s", quote(v), strings.Join(allowed, ", "))
 		return "", false
 	}
 	return v, true

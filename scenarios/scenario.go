@@ -198,11 +198,11 @@ func (r Rate) Interval() time.Duration {
 func ParseRate(s string) (Rate, error) {
 	num, per, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {
-		return 0, fmt.Errorf("%q is not a rate (write e.g. 5000/s)", s)
+		return 0, fmt.Errorf("%s is not a rate (write e.g. 5000/s)", quote(s))
 	}
 	n, err := parseNumber(strings.TrimSpace(num))
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a rate (write e.g. 5000/s)", s)
+		return 0, fmt.Errorf("%s is not a rate (write e.g. 5000/s)", quote(s))
 	}
 	per = strings.TrimSpace(per)
 	if per == "min" {
@@ -213,11 +213,11 @@ func ParseRate(s string) (Rate, error) {
 	}
 	d, err := time.ParseDuration(per)
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a rate (write e.g. 5000/s)", s)
+		return 0, fmt.Errorf("%s is not a rate (write e.g. 5000/s)", quote(s))
 	}
 	r := n / d.Seconds()
 	if math.IsInf(r, 0) || math.IsNaN(r) {
-		return 0, fmt.Errorf("%q is not a rate (write e.g. 5000/s)", s)
+		return 0, fmt.Errorf("%s is not a rate (write e.g. 5000/s)", quote(s))
 	}
 	return Rate(r), nil
 }
@@ -235,7 +235,7 @@ func parseNumber(s string) (float64, error) {
 	if s == "" || strings.ContainsAny(s, "xXpP") || strings.EqualFold(s, "inf") || strings.EqualFold(s, "nan") ||
 		strings.EqualFold(s, "+inf") || strings.EqualFold(s, "-inf") || strings.EqualFold(s, "infinity") ||
 		strings.EqualFold(s, "+infinity") || strings.EqualFold(s, "-infinity") {
-		return 0, fmt.Errorf("%q is not a number", s)
+		return 0, fmt.Errorf("%s is not a number", quote(s))
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {

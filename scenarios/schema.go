@@ -46,7 +46,7 @@ func (d *decoder) scenario(root *object, f map[string]*entry, stages []*object) 
 	if e := f["name"]; e != nil {
 		if s, ok := d.text(e); ok {
 			if !validName(s) {
-				d.errorf(d.at[e.path], e.path, "%q is not a scenario name; use 1 to 64 letters, digits, '-', '_' or '.'", s)
+				d.errorf(d.at[e.path], e.path, "%s is not a scenario name; use 1 to 64 letters, digits, '-', '_' or '.'", quote(s))
 			}
 			sc.Name = s
 		}
@@ -78,6 +78,9 @@ func (d *decoder) scenario(root *object, f map[string]*entry, stages []*object) 
 	}
 	names := map[string]string{}
 	prev := 0
+	if len(stages) > 0 {
+		sc.Stages = make([]Stage, 0, len(stages))
+	}
 	for i, o := range stages {
 		if o == nil {
 			sc.Stages = append(sc.Stages, Stage{})
@@ -92,7 +95,7 @@ func (d *decoder) scenario(root *object, f map[string]*entry, stages []*object) 
 			if e := o.fields["name"]; e != nil && d.at[e.path] != nil {
 				pos = d.at[e.path]
 			}
-			d.errorf(pos, o.path+".name", "%q is already the name of %s; give each stage its own name", st.Name, p)
+			d.errorf(pos, o.path+".name", "%s is already the name of %s; give each stage its own name", quote(st.Name), p)
 		} else {
 			names[st.Name] = o.path
 		}
@@ -118,15 +121,15 @@ func validName(s string) bool {
 func checkTarget(s string) string {
 	hostport, ok := strings.CutPrefix(s, "tcp://")
 	if !ok {
-		return fmt.Sprintf("%q is not a DMB address; write tcp://host:port with the base (data) port, e.g. tcp://127.0.0.1:5556", s)
+		return fmt.Sprintf("%s is not a DMB address; write tcp://host:port with the base (data) port, e.g. tcp://127.0.0.1:5556", quote(s))
 	}
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil || host == "" {
-		return fmt.Sprintf("%q is not a DMB address; write tcp://host:port with the base (data) port, e.g. tcp://127.0.0.1:5556", s)
+		return fmt.Sprintf("%s is not a DMB address; write tcp://host:port with the base (data) port, e.g. tcp://127.0.0.1:5556", quote(s))
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 1 || p > 65534 {
-		return fmt.Sprintf("port %q is out of range; allowed 1 to 65534 (the signalling port, one above, must exist too)", port)
+		return fmt.Sprintf("port %s is out of range; allowed 1 to 65534 (the signalling port, one above, must exist too)", quote(port))
 	}
 	return ""
 }
@@ -145,7 +148,7 @@ func (d *decoder) stage(o *object, i, prevClients int, timeout time.Duration) St
 	if e := f["name"]; e != nil {
 		if s, ok := d.text(e); ok {
 			if s == "" || len(s) > 64 || strings.ContainsAny(s, "\n\r\t") {
-				d.errorf(d.at[e.path], e.path, "%q is not a stage name; use 1 to 64 characters on one line", s)
+				d.errorf(d.at[e.path], e.path, "%s is not a stage name; use 1 to 64 characters on one line", quote(s))
 			}
 			st.Name = s
 		}
@@ -234,6 +237,9 @@ func (d *decoder) stage(o *object, i, prevClients int, timeout time.Duration) St
 
 	if e := f["mix"]; e != nil {
 		items := d.list(e)
+		if len(items) > 0 {
+			st.Mix = make([]Request, 0, len(items))
+		}
 		for j, it := range items {
 			var r Request // stands for an entry that is not a mapping, so that Mix[j] is mix[j]
 			if ro := d.object(it.value, it.path, requestKeys); ro != nil {
@@ -266,7 +272,7 @@ func (d *decoder) request(o *object, i, j int, timeout time.Duration) Request {
 				if s := suggest(s, allowed); s != "" {
 					hint = " (did you mean " + s + "?)"
 				}
-				d.errorf(d.at[e.path], e.path, "%q is not a request command%s; allowed: %s", s, hint, strings.Join(allowed, ", "))
+				d.errorf(d.at[e.path], e.path, "%s is not a request command%s; allowed: %s", quote(s), hint, strings.Join(allowed, ", "))
 			} else {
 				r.Command = c
 				named = c == protocol.GroupAdd || c == protocol.GroupDiscard

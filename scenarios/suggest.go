@@ -10,6 +10,9 @@ func suggest(s string, allowed []string) string {
 		if strings.EqualFold(a, s) {
 			return a
 		}
+		if abs(len(s)-len(a)) >= bestDist {
+			continue // the distance is at least the difference in length
+		}
 		if dist := editDistance(strings.ToLower(s), strings.ToLower(a)); dist < bestDist {
 			best, bestDist = a, dist
 		}
@@ -36,4 +39,12 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// abs is |n|.
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

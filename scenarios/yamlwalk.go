@@ -1,14 +1,16 @@
 package scenarios
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
@@ -36,14 +38,37 @@ type object struct {
 type anchor struct {
 	name   string
 	offset int
+	line   int
 	value  ast.Node
+	// size is how many nodes value stands for, every alias in it followed (see
+	// measure), at most endless; unmeasured while value is being measured. It is
+	// endless when value holds an alias of its own anchor (loops is then set), or of
+	// an anchor whose value does.
+	size  int
+	loops bool
+}
+
+// Sizes of an anchor's value that are not counts of nodes.
+const (
+	unmeasured = -1
+	endless    = math.MaxInt
+)
+
+// expansion is what following aliases has cost the walk of one file, in nodes, and
+// the problem recorded when the cost passed MaxExpansion.
+type expansion struct {
+	nodes int
+	err   *Error
 }
 
 // decoder walks a parsed file and collects every problem it finds.
 type decoder struct {
-	file    string
-	errs    *ErrorList
-	anchors []anchor
+	file string
+	errs *ErrorList
+	// anchors holds every anchor of the file by name, in the order of the text.
+	anchors map[string][]*anchor
+	// expand is shared by the decoders of one file.
+	expand *expansion
 	// at is where each node read without a problem of its shape stands, by path: a
 	// scalar's value, a list's first item, a mapping's first key. It is shared by the
 	// decoders of one file.
@@ -54,9 +79,9 @@ type decoder struct {
 }
 
 // with returns a decoder of the same file that records problems in errs and shares
-// d's anchors and positions.
+// d's anchors, expansion and positions.
 func (d *decoder) with(errs *ErrorList) *decoder {
-	return &decoder{file: d.file, errs: errs, anchors: d.anchors, at: d.at, fields: map[string]*entry{}}
+	return &decoder{file: d.file, errs: errs, anchors: d.anchors, expand: d.expand, at: d.at, fields: map[string]*entry{}}
 }
 
 // errorf records a problem at tk (which may be nil).
@@ -69,15 +94,21 @@ func (d *decoder) errorf(tk *token.Token, path, format string, args ...any) {
 }
 
 // root parses data and returns its top-level mapping, or nil after recording why there
-// is none.
+// is none. The lexer's tokens are checked for nesting deeper than MaxDepth before the
+// parser, whose work grows with the square of the depth, reads them.
 func (d *decoder) root(data []byte) *object {
-	f, err := parser.ParseBytes(data, 0)
+	tokens := lexer.Tokenize(string(data))
+	if tk := tokenDepth(tokens); tk != nil {
+		*d.errs = append(*d.errs, tooDeep(d.file, tk.Position.Line, tk.Position.Column))
+		return nil
+	}
+	f, err := parser.Parse(tokens, 0)
 	if err != nil {
 		var se *yaml.SyntaxError
 		if errors.As(err, &se) {
-			d.errorf(se.Token, "", "not valid YAML: %s", se.Message)
+			d.errorf(se.Token, "", "not valid YAML: %s", sanitize(se.Message, 4*shownRunes))
 		} else {
-			d.errorf(nil, "", "not valid YAML: %v", err)
+			d.errorf(nil, "", "not valid YAML: %s", sanitize(err.Error(), 4*shownRunes))
 		}
 		return nil
 	}
@@ -95,40 +126,88 @@ func (d *decoder) root(data []byte) *object {
 		d.errorf(posOf(docs[1].Body), "", "the file holds %d YAML documents; put one scenario in each file", len(docs))
 		return nil
 	}
-	d.collectAnchors(docs[0].Body)
+	d.anchors = map[string][]*anchor{}
+	d.measure(docs[0].Body)
 	return d.object(docs[0].Body, "", topKeys)
 }
 
-// collectAnchors records every anchor in n, for aliases to find.
-func (d *decoder) collectAnchors(n ast.Node) {
+// measure records every anchor in n with the size of its value, and returns the size
+// of n: how many nodes it stands for with every alias in it followed, an alias
+// standing for the nodes of the value it names (at most endless). The anchors are
+// recorded in the order of the text, so that the last one of a name recorded when an
+// alias is measured is the one it names.
+func (d *decoder) measure(n ast.Node) int {
 	switch v := n.(type) {
+	case nil:
+		return 0
 	case *ast.AnchorNode:
-		if v.Name != nil && v.GetToken() != nil {
-			d.anchors = append(d.anchors, anchor{name: v.Name.GetToken().Value, offset: v.GetToken().Position.Offset, value: v.Value})
+		if v.Name == nil || v.Name.GetToken() == nil || v.GetToken() == nil {
+			return d.measure(v.Value)
 		}
-		d.collectAnchors(v.Value)
+		tk := v.GetToken()
+		a := &anchor{name: v.Name.GetToken().Value, offset: tk.Position.Offset, line: tk.Position.Line, value: v.Value, size: unmeasured}
+		d.anchors[a.name] = append(d.anchors[a.name], a)
+		a.size = d.measure(v.Value)
+		return a.size
+	case *ast.AliasNode:
+		a := d.anchorOf(v)
+		switch {
+		case a == nil:
+			return 1
+		case a.size == unmeasured:
+			a.loops = true // the alias is inside the value it names
+			return endless
+		}
+		return grow(1, a.size)
 	case *ast.MappingNode:
+		size := 1
 		for _, mv := range v.Values {
-			d.collectAnchors(mv.Key)
-			d.collectAnchors(mv.Value)
+			size = grow(size, d.measure(mv))
 		}
+		return size
 	case *ast.MappingValueNode:
-		d.collectAnchors(v.Key)
-		d.collectAnchors(v.Value)
+		return grow(d.measure(v.Key), d.measure(v.Value))
 	case *ast.MappingKeyNode:
-		d.collectAnchors(v.Value)
+		return grow(1, d.measure(v.Value))
 	case *ast.SequenceNode:
+		size := 1
 		for _, x := range v.Values {
-			d.collectAnchors(x)
+			size = grow(size, d.measure(x))
 		}
+		return size
 	case *ast.TagNode:
-		d.collectAnchors(v.Value)
+		return grow(1, d.measure(v.Value))
 	}
+	return 1
+}
+
+// grow adds two sizes, holding at endless.
+func grow(a, b int) int {
+	if a > endless-b {
+		return endless
+	}
+	return a + b
+}
+
+// anchorOf returns the anchor alias v names: the last anchor of its name before it,
+// or nil.
+func (d *decoder) anchorOf(v *ast.AliasNode) *anchor {
+	if v.Value == nil || v.Value.GetToken() == nil || v.GetToken() == nil {
+		return nil
+	}
+	list := d.anchors[v.Value.GetToken().Value]
+	offset := v.GetToken().Position.Offset
+	i, _ := slices.BinarySearchFunc(list, offset, func(a *anchor, offset int) int { return cmp.Compare(a.offset, offset) })
+	if i == 0 {
+		return nil
+	}
+	return list[i-1]
 }
 
 // resolve strips anchors and tags from n and follows aliases to the node they name. It
-// returns nil, after recording why, for an alias without an anchor or a chain of
-// aliases too deep to follow.
+// returns nil, after recording why, for an alias without an anchor, a chain of
+// aliases too deep to follow, or an alias that would take the walk beyond
+// MaxExpansion (see spend).
 func (d *decoder) resolve(n ast.Node, path string) ast.Node {
 	for range 32 {
 		switch v := n.(type) {
@@ -141,24 +220,45 @@ func (d *decoder) resolve(n ast.Node, path string) ast.Node {
 				d.errorf(posOf(v), path, "an alias without a name; write *name for an anchor &name")
 				return nil
 			}
-			name, offset := v.Value.GetToken().Value, v.GetToken().Position.Offset
-			var found ast.Node
-			for _, a := range d.anchors {
-				if a.name == name && a.offset < offset {
-					found = a.value
-				}
-			}
-			if found == nil {
+			a := d.anchorOf(v)
+			if a == nil {
+				name := bare(v.Value.GetToken().Value)
 				d.errorf(v.GetToken(), path, "alias *%s has no anchor &%s before it; define the anchor first", name, name)
 				return nil
 			}
-			n = found
+			if !d.spend(v, a, path) {
+				return nil
+			}
+			n = a.value
 		default:
 			return n
 		}
 	}
 	d.errorf(n.GetToken(), path, "aliases nest too deep to follow; write the value out")
 	return nil
+}
+
+// spend charges the walk for following alias v to anchor a: the nodes of a's value,
+// which is at most what the walk can visit through it. It reports false, after
+// recording why once for the file, when the file's aliases have then cost more than
+// MaxExpansion nodes, or a's value holds an alias of itself and would never end.
+func (d *decoder) spend(v *ast.AliasNode, a *anchor, path string) bool {
+	x := d.expand
+	if x.err != nil {
+		return false
+	}
+	x.nodes = grow(x.nodes, a.size)
+	if x.nodes <= MaxExpansion {
+		return true
+	}
+	name := bare(a.name)
+	msg := fmt.Sprintf("following this alias, the file's aliases and merge keys (<<) stand for more than %d nodes; a scenario needs a few hundred: write the values out, or use fewer aliases", MaxExpansion)
+	if a.loops {
+		msg = fmt.Sprintf("alias *%s is inside the value of its anchor &%s (line %d), so it never ends; write the value out", name, name, a.line)
+	}
+	tk := v.GetToken()
+	x.err = &Error{File: d.file, Line: tk.Position.Line, Column: tk.Position.Column, Path: path, Message: msg}
+	return false
 }
 
 // posOf is the token to report a problem with n at: the first key of a block mapping, or
@@ -183,12 +283,12 @@ func describe(n ast.Node) string {
 	case *ast.NullNode, nil:
 		return "nothing"
 	case *ast.StringNode:
-		return strconv.Quote(v.Value)
+		return quote(v.Value)
 	case *ast.LiteralNode:
 		return "a text block"
 	}
 	if tk := n.GetToken(); tk != nil {
-		return tk.Value
+		return bare(tk.Value)
 	}
 	return n.Type().String()
 }
@@ -238,9 +338,10 @@ func (d *decoder) fill(o *object, m *ast.MappingNode, allowed []string, depth in
 		}
 		p := join(o.path, key)
 		if !slices.Contains(allowed, key) {
-			msg := fmt.Sprintf("unknown field %q; allowed: %s", key, strings.Join(allowed, ", "))
+			p = join(o.path, bare(key))
+			msg := fmt.Sprintf("unknown field %s; allowed: %s", quote(key), strings.Join(allowed, ", "))
 			if s := suggest(key, allowed); s != "" {
-				msg = fmt.Sprintf("unknown field %q (did you mean %s?); allowed: %s", key, s, strings.Join(allowed, ", "))
+				msg = fmt.Sprintf("unknown field %s (did you mean %s?); allowed: %s", quote(key), s, strings.Join(allowed, ", "))
 			}
 			d.errorf(mv.Key.GetToken(), p, "%s", msg)
 			continue
