@@ -47,6 +47,64 @@ type Meta struct {
 	End             time.Time `json:"end"`
 	Interrupted     bool      `json:"interrupted"`                // stopped before the plan's end
 	InterruptReason string    `json:"interrupt_reason,omitempty"` // e.g. "interrupt signal", "server gone"
+
+	// Shard is set when the run was one share of a sharded run (run --shard i/N): its
+	// counts are its share of the load, not the whole. Absent otherwise.
+	Shard *Shard `json:"shard,omitempty"`
+	// Merge is set on a result that dmbench merge made from a sharded run's shards.
+	Merge *Merge `json:"merge,omitempty"`
+}
+
+// Shard says which share of a sharded run a result holds. The N shards of one run each
+// run 1/N of the scenario's clients and rate, from one agreed instant, StartAt, on their
+// own machines; dmbench merge joins their results into one.
+type Shard struct {
+	Index int `json:"index"` // 0-based, below Count
+	Count int `json:"count"` // the run's shards, N
+	// StartAt is the wall-clock instant (RFC 3339) at which every shard started its
+	// schedule. It tells the shards of one run apart from those of another.
+	StartAt time.Time `json:"start_at"`
+}
+
+// String returns "shard 2/3" for the shard of index 1 of 3 (counting from 1, as people
+// do; the flag's index counts from 0).
+func (s *Shard) String() string { return fmt.Sprintf("shard %d/%d", s.Index+1, s.Count) }
+
+// Merge describes a result made by dmbench merge from the N results of a sharded run:
+// which shards went in, how their windows and clocks compare, and what was decided on
+// the way (Notes).
+type Merge struct {
+	Count   int           `json:"count"`             // the shards the run had (Shard.Count)
+	Shards  []MergedShard `json:"shards"`            // the shards merged, by index
+	Missing []int         `json:"missing,omitempty"` // indexes absent (merge --allow-missing)
+	StartAt time.Time     `json:"start_at"`          // the shards' Shard.StartAt
+	// ClockSkewBoundUS bounds how far apart any two shards' clocks were, from the server's
+	// reports (see package merge); absent when it cannot be known, and ClockSkew says why.
+	ClockSkewBoundUS *int64 `json:"clock_skew_bound_us,omitempty"`
+	ClockSkew        string `json:"clock_skew"` // "bounded by the server's reports", or "unknown: why"
+	// ServerViewFrom is the index of the shard whose server snapshots the merged server
+	// view joins against; absent when no shard has one.
+	ServerViewFrom *int `json:"server_view_from,omitempty"`
+	// Notes say what the merge decided that a reader should know: windows that differ,
+	// shards whose reports do not cover the run, an interval log a shard lacks.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// MergedShard is one shard as it went into a merge.
+type MergedShard struct {
+	Index int       `json:"index"`
+	Dir   string    `json:"dir"` // the folder it was read from
+	Host  string    `json:"host"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// ServerStart is when the server started as this shard's clock reads it: from its
+	// report with the shortest round trip, the middle of that round trip less the
+	// server's uptime, right to within ± ServerStartErrUS (half the round trip). Two
+	// shards' readings differ by their clocks' skew; absent without a report.
+	ServerStart      *time.Time `json:"server_start,omitempty"`
+	ServerStartErrUS *int64     `json:"server_start_err_us,omitempty"`
+	// ServerInstance is the server instance its reports came from.
+	ServerInstance string `json:"server_instance,omitempty"`
 }
 
 // Scenario identifies the scenario a run executed.

@@ -3,6 +3,7 @@ package resultfmt
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -47,8 +48,22 @@ func clientSides(stages []*StageResult) []*clientSide {
 	return out
 }
 
-// joinServer fills sv.Stages and sv.Total.
+// ShardJoinProblem is the Problem of every server join of a shard's result (Meta.Shard
+// set): the server counts every shard's requests and the result holds one shard's, so
+// joining them would read the other shards' requests as losses. dmbench merge joins the
+// shards' summed counts against the server's instead (Result.JoinServerSnapshots).
+func ShardJoinProblem(s *Shard) string {
+	return fmt.Sprintf("%s of a sharded run: the server counted every shard's requests and this result holds one shard's, "+
+		"so they are not joined here; dmbench merge joins the shards' summed counts against the server's", s)
+}
+
+// joinServer fills sv.Stages and sv.Total. A shard's result (Meta.Shard set) gets the
+// client's side alone, with ShardJoinProblem as each join's Problem.
 func (r *Result) joinServer(v *serverview.View, sv *ServerView) {
+	if r.Meta.Shard != nil {
+		r.joinShard(sv)
+		return
+	}
 	snaps := v.Snapshots
 	first := func(ok func(*serverview.Snapshot) bool) int {
 		for i := range snaps {
@@ -221,4 +236,130 @@ func (r *Result) join(v *serverview.View, name string, from int, fromWhat string
 		j.Dropped = &ServerDropped{Requests: d.Dropped.Requests, Replies: d.Dropped.Replies}
 	}
 	return j
+}
+
+// joinShard fills sv.Stages and sv.Total of a shard's result with the client's figures
+// alone: the server's counts are of every shard.
+func (r *Result) joinShard(sv *ServerView) {
+	problem := ShardJoinProblem(r.Meta.Shard)
+	sv.Stages = nil
+	for k := range r.Stages {
+		stages := []*StageResult{&r.Stages[k]}
+		if k == 0 && r.Warmup != nil {
+			stages = append([]*StageResult{r.Warmup}, stages...)
+		}
+		j := r.join(nil, r.Stages[k].Name, -1, "", -1, "", stages)
+		j.Problem, j.IncludesWarmup = problem, k == 0 && r.Warmup != nil
+		sv.Stages = append(sv.Stages, j)
+	}
+	all := make([]*StageResult, 0, len(r.Stages)+1)
+	if r.Warmup != nil {
+		all = append(all, r.Warmup)
+	}
+	for k := range r.Stages {
+		all = append(all, &r.Stages[k])
+	}
+	total := r.join(nil, "whole run", -1, "", -1, "", all)
+	total.Problem, total.IncludesWarmup = problem, r.Warmup != nil
+	sv.Total = &total
+}
+
+// JoinServerSnapshots redoes the joins of r's server view (Stages and Total) from the
+// snapshots it stores, against r's stages as they are now. dmbench merge calls it on a
+// merged result, whose stages hold every shard's summed counts and whose server view
+// holds one shard's snapshots; the server counted every shard's requests, so the two
+// join as one run's do. Meta.Shard must be unset (a shard's result is not joined).
+//
+// otherPolls, when not nil, returns how many PERFMNCE requests pollers other than the
+// snapshots' own (the other shards') had sent by a moment: the server counts those too,
+// and they are taken out of its report counts as the poller's own are. The snapshots'
+// gauges over the run (OverRun) are kept as they are.
+func (r *Result) JoinServerSnapshots(otherPolls func(at time.Time) int) error {
+	sv := r.ServerView
+	switch {
+	case sv == nil:
+		return nil
+	case r.Meta.Shard != nil:
+		return fmt.Errorf("joining the server's view: the result is %s; join the merged result instead", r.Meta.Shard)
+	}
+	sv.Stages, sv.Total = nil, nil
+	if !sv.Available {
+		return nil
+	}
+	v := &serverview.View{
+		Addr:      sv.Addr,
+		Every:     time.Duration(sv.PollEveryUS) * time.Microsecond,
+		Timeout:   time.Duration(sv.TimeoutUS) * time.Microsecond,
+		Available: sv.Available,
+		NoReport:  sv.NoReport,
+		Snapshots: make([]serverview.Snapshot, len(sv.Snapshots)),
+	}
+	for i := range sv.Snapshots {
+		v.Snapshots[i] = snapshotTo(&sv.Snapshots[i])
+		if otherPolls != nil {
+			at := v.Snapshots[i].Sent
+			if at.IsZero() {
+				at = v.Snapshots[i].At
+			}
+			v.Snapshots[i].Polls += otherPolls(at)
+		}
+	}
+	r.joinServer(v, sv)
+	return nil
+}
+
+// snapshotTo turns a stored snapshot back into the poller's form (the inverse of
+// snapshotFrom): report values the schema could not read stay in Extra, so they still
+// read as absent.
+func snapshotTo(s *ServerSnapshot) serverview.Snapshot {
+	out := serverview.Snapshot{
+		Label: s.Label,
+		Stage: -1,
+		At:    s.At,
+		Polls: s.Polls,
+		Reply: protocol.Command(s.Reply),
+		Err:   s.Error,
+	}
+	if s.StageIndex != nil {
+		out.Stage = *s.StageIndex
+	}
+	if s.Sent != nil {
+		out.Sent = *s.Sent
+	}
+	if s.Received != nil {
+		out.Received = *s.Received
+	}
+	if rep := s.Report; rep != nil {
+		p := &protocol.Report{
+			Schema: rep.Schema, Server: rep.Server, Version: rep.Version, Instance: rep.Instance, Mode: rep.Mode,
+			UptimeSeconds: rep.UptimeS, CPUSeconds: rep.CPUS, RSSBytes: rep.RSSBytes, Peers: rep.Peers,
+			Groups: rep.Groups, Memberships: rep.Memberships, HistogramUnit: rep.HistogramUnit,
+			Malformed: rep.Malformed,
+			Dropped:   protocol.Dropped{Requests: rep.Dropped.Requests, Replies: rep.Dropped.Replies},
+			Reports:   commandCountsTo(rep.Reports),
+			Missing:   append([]string(nil), rep.Missing...),
+		}
+		if rep.Commands != nil {
+			p.Commands = make(map[string]protocol.CommandCounts, len(rep.Commands))
+			for k, c := range rep.Commands {
+				p.Commands[k] = commandCountsTo(c)
+			}
+		}
+		if rep.Extra != nil {
+			p.Extra = make(map[string]any, len(rep.Extra))
+			for k, x := range rep.Extra {
+				p.Extra[k] = x
+			}
+		}
+		out.Report = p
+	}
+	return out
+}
+
+func commandCountsTo(c ServerCommandCounts) protocol.CommandCounts {
+	out := protocol.CommandCounts{Received: c.Received, Completed: c.Completed, Exceptions: c.Exceptions, Malformed: c.Malformed}
+	if c.ServiceTime != "" {
+		out.ServiceTime = []byte(c.ServiceTime)
+	}
+	return out
 }

@@ -81,6 +81,6 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	root.AddCommand(newRunCommand(), newServeCommand(), newValidateCommand(), newScenariosCommand(), newCompareCommand(), newReportCommand(), newPlotCommand(), newCapacityCommand())
+	root.AddCommand(newRunCommand(), newServeCommand(), newValidateCommand(), newScenariosCommand(), newCompareCommand(), newReportCommand(), newPlotCommand(), newCapacityCommand(), newMergeCommand())
 	return root
 }
