@@ -27,6 +27,7 @@ const (
 	CauseNoPorts     = "out of local ports"         // EADDRNOTAVAIL on this side
 	CauseUnreachable = "network unreachable"        // ENETUNREACH, EHOSTUNREACH
 	CauseSlowPeer    = "server stopped reading"     // our writes stayed blocked
+	CauseRecvBudget  = "receive budget exhausted"   // the server's messages took Config.RecvBudget
 	CauseOther       = "other"                      // anything else
 )
 
@@ -52,6 +53,8 @@ func causeOf(err error) string {
 		return CauseUnreachable
 	case errors.Is(err, transport.ErrFrameTooLarge):
 		return CauseFrameTooBig
+	case errors.Is(err, transport.ErrRecvBudget):
+		return CauseRecvBudget
 	case errors.Is(err, transport.ErrBadGreeting):
 		return CauseBadGreeting
 	case errors.Is(err, transport.ErrTruncated):

@@ -33,6 +33,7 @@ func TestCauseOf(t *testing.T) {
 		{transport.ErrTruncated, CauseTruncated},
 		{fmt.Errorf("%w: \x1b[31mgo away", transport.ErrPeerError), CausePeerError},
 		{transport.ErrSlowPeer, CauseSlowPeer},
+		{fmt.Errorf("%w: a message needs 9 MiB", transport.ErrRecvBudget), CauseRecvBudget},
 		{context.DeadlineExceeded, CauseTimedOut},
 		{&net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}, CauseTimedOut},
 		{errors.New("\x1b[2Ja server's own words"), CauseOther},

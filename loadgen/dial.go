@@ -68,7 +68,7 @@ func (e *engine) connect(ctx context.Context, p int, first func(), joined func(*
 	backoff := reconnectMin
 	for {
 		c := newClient(e, p)
-		opts := transport.DialOptions{OnEvent: c.onEvent, Reconnect: e.cfg.Reconnect}
+		opts := transport.DialOptions{OnEvent: c.onEvent, Reconnect: e.cfg.Reconnect, MaxFrameSize: e.cfg.MaxFrame, RecvBudget: e.budget}
 		if il := e.loopFor(p); il != nil {
 			c.onLoop, c.rb = true, &il.rb
 			opts.Loop, opts.Handler = il.l, loopHandler{c: c, il: il}

@@ -50,6 +50,13 @@ type Config struct {
 	// are all open-loop, none otherwise; a negative number never uses them. They need the
 	// native transport on Linux; elsewhere the clients run as without them.
 	IOLoops int
+	// MaxFrame closes a connection whose server sends a larger frame (counted under
+	// CauseFrameTooBig); 0 means DefaultMaxFrame. RecvBudget bounds the bytes all
+	// connections together hold for incoming messages (CauseRecvBudget beyond it); 0
+	// means transport.DefaultRecvBudget. Together they keep a hostile or broken server
+	// from taking the generator's memory.
+	MaxFrame   int64
+	RecvBudget int64
 	// Intervals, if set, receives each second's histograms as they close, so that a
 	// long run's memory stays flat.
 	Intervals IntervalSink
@@ -97,6 +104,11 @@ type Progress struct {
 	Errors         int64         // Counts.Errors of every command so far (closed intervals)
 	Connected      int
 }
+
+// DefaultMaxFrame is the largest frame a server may send unless Config.MaxFrame says
+// otherwise: far above any DMB reply (a request echoed, a PERFRPRT), far below the
+// transport's 64 MiB.
+const DefaultMaxFrame = 1 << 20
 
 // DefaultInterruptDrain is how long an interrupted run waits for outstanding replies
 // unless Config says otherwise.
@@ -212,6 +224,9 @@ type ConnectionStats struct {
 	// ConnectedAtEnd of ClientsAtEnd: the last stage's clients that had a connection
 	// when the stages ended (before the drain). None of them with a server that died.
 	ConnectedAtEnd, ClientsAtEnd int
+	// RecvPeak is the most bytes the connections held at once for incoming messages,
+	// of RecvBudget (Config.RecvBudget).
+	RecvPeak, RecvBudget int64
 }
 
 // ServerLost reports whether the server was gone when the stages ended: clients had

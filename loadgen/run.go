@@ -52,8 +52,9 @@ type engine struct {
 	pacer      *pacer  // the one timing thread: open-loop sends, closed-loop think times
 	pacerBatch batcher // events of the sends the pacer makes; used on its thread only
 
-	loopsOK bool      // the dial gives native DEALERs, which may run on I/O loops
-	loops   []*ioLoop // the I/O loops clients run on (loop.go); none: a receiver goroutine each
+	budget  *transport.RecvBudget // what every connection's incoming messages may hold
+	loopsOK bool                  // the dial gives native DEALERs, which may run on I/O loops
+	loops   []*ioLoop             // the I/O loops clients run on (loop.go); none: a receiver goroutine each
 
 	cmds      []protocol.Command // the command table: distinct commands, first appearance first
 	cmdIndex  map[protocol.Command]uint8
@@ -112,6 +113,13 @@ func runWith(ctx context.Context, cfg Config, dial dialFunc, loopsOK bool) (*Res
 		stopSend: make(chan struct{}),
 	}
 	e.nonce = newNonce()
+	if e.cfg.MaxFrame <= 0 {
+		e.cfg.MaxFrame = DefaultMaxFrame
+	}
+	if e.cfg.RecvBudget <= 0 {
+		e.cfg.RecvBudget = transport.DefaultRecvBudget
+	}
+	e.budget = transport.NewRecvBudget(e.cfg.RecvBudget)
 	minTimeout := time.Duration(math.MaxInt64)
 	for s := range e.plan.Stages {
 		st := &e.plan.Stages[s]
@@ -293,6 +301,7 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 
 	e.assemble(res, cum, stageTimes, stagesEnd)
 	res.Connections = e.conn.stats(cl.disconnectsMax)
+	res.Connections.RecvPeak, res.Connections.RecvBudget = e.budget.Peak(), e.budget.Limit()
 	gc.sample()
 	e.selfWatch(res, cpu0, gc)
 

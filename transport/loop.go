@@ -25,9 +25,8 @@ import (
 //
 // The Loop's own buffer serves every read, so a connection keeps only what a message
 // split across reads needs (its decoder's message buffer): tens of bytes for DMB's
-// requests. A Loop's connections share a receive budget (LoopOptions.RecvBudget): a
-// message whose frames would take the Loop's partly received messages above it closes
-// its connection with ErrRecvBudget.
+// requests. Those buffers are charged to DialOptions.RecvBudget, or to a budget of
+// DefaultRecvBudget bytes that the Loop's DEALERs dialled without one share.
 type Loop struct {
 	impl *loopImpl
 }
@@ -48,24 +47,18 @@ type Handler interface {
 
 // LoopOptions configure a Loop. The zero value is usable.
 type LoopOptions struct {
-	// RecvBudget bounds the bytes of partly received messages the Loop's connections
-	// hold together; 0 means 256 MiB.
-	RecvBudget int64
 	// AfterEvents, if set, is called on the Loop's goroutine after each round of events
 	// and deadlines. It returns the time by which it wants to be called again (the zero
 	// time: no need), so that a Loop's user can batch work across its connections.
 	AfterEvents func(now time.Time) time.Time
 }
 
-// The defaults of LoopOptions.
-const defaultRecvBudget = 256 << 20
-
 // Errors of Loop DEALERs.
 var (
 	// ErrNoLoop is returned by NewLoop where Loops are not supported (not Linux).
 	ErrNoLoop = errors.New("transport: I/O loops need Linux (epoll); dial without a Loop")
-	// ErrRecvBudget closes a Loop DEALER's connection whose incoming message would take
-	// the Loop's partly received messages above LoopOptions.RecvBudget.
+	// ErrRecvBudget closes a DEALER's connection whose incoming message would take the
+	// buffers charged to its RecvBudget above the budget.
 	ErrRecvBudget = errors.New("transport: receive budget of the I/O loop exhausted")
 	// ErrHandlerRecv is returned by Recv on a Loop DEALER that has a Handler: its messages
 	// go to the Handler.
@@ -75,9 +68,6 @@ var (
 // NewLoop starts an I/O loop. Close it after closing its DEALERs (Close closes any that
 // are left).
 func NewLoop(opts LoopOptions) (*Loop, error) {
-	if opts.RecvBudget <= 0 {
-		opts.RecvBudget = defaultRecvBudget
-	}
 	impl, err := newLoopImpl(opts)
 	if err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ type loopConn struct {
 	dec     zmtpDecoder    // (loop)
 	msg     zmtpMessage    // (loop)
 	hs      *zmtpHandshake // (loop) during the handshake
-	held    int64          // (loop) budget this connection holds
+	acct    recvAccount    // (loop) this connection's share of its RecvBudget
 	backoff time.Duration  // (loop) the next reconnect's wait
 	everUp  bool           // (loop) the first connection completed
 	pong    []byte         // (loop)
@@ -113,7 +113,11 @@ func dialLoop(ctx context.Context, endpoint string, opts DialOptions) (Dealer, e
 	}
 	c.dec.maxFrame = c.maxFrame
 	c.dec.msg = &c.msg
-	c.dec.grow = c.grow
+	c.acct.b = opts.RecvBudget
+	if c.acct.b == nil {
+		c.acct.b = c.l.budget
+	}
+	c.dec.grow = func(buf *[]byte, need int) error { return c.acct.grow(buf, need, loopReadBuf) }
 	if !c.l.register(c) || !c.l.post(c) {
 		c.l.release(c)
 		return nil, ErrClosed
@@ -395,29 +399,9 @@ func (c *loopConn) consume(p []byte) bool {
 	return true
 }
 
-// grow gives a decoder buffer room for need bytes within the Loop's receive budget: it
-// doubles the buffer, but never beyond need plus one read, and refuses when the Loop's
-// buffers would pass the budget (loop; the decoder's grow hook).
-func (c *loopConn) grow(buf *[]byte, need int) error {
-	old := cap(*buf)
-	size := min(max(2*old, nativeReadBufMin), need+loopReadBuf)
-	size = max(size, need)
-	if held := c.l.held + int64(size-old); held > c.l.opts.RecvBudget {
-		return fmt.Errorf("%w: a message needs %d bytes, the loop's connections hold %d of %d; a server sends messages far larger than a DMB reply (lower MaxFrameSize, or raise RecvBudget)", ErrRecvBudget, need, c.l.held, c.l.opts.RecvBudget)
-	}
-	nb := make([]byte, len(*buf), size)
-	copy(nb, *buf)
-	*buf = nb
-	c.account()
-	return nil
-}
-
-// account brings the budget this connection holds to its decoder buffers' size (loop).
+// account charges the budget for the decoder buffers' size now (loop).
 func (c *loopConn) account() {
-	now := int64(cap(c.msg.data) + cap(c.dec.cmd))
-	c.l.held += now - c.held
-	c.held = now
-	c.l.peakHeld = max(c.l.peakHeld, c.l.held)
+	c.acct.settle(int64(cap(c.msg.data) + cap(c.dec.cmd)))
 }
 
 // live reports whether the connection still carries traffic (loop).

@@ -21,14 +21,13 @@ import (
 // dials. Epoll events carry the connection's slot and socket generation, so an event of a
 // closed socket is recognised and dropped.
 type loopImpl struct {
-	opts     LoopOptions
-	epfd     int
-	evfd     int
-	base     time.Time // ns times are since base (monotonic)
-	buf      []byte    // the one read buffer of every connection
-	held     int64     // bytes of partly received messages (Loop goroutine only)
-	peakHeld int64     // the most held at once (for tests)
-	drain    [8]byte   // the eventfd's counter, read (Loop goroutine only)
+	opts   LoopOptions
+	epfd   int
+	evfd   int
+	base   time.Time   // ns times are since base (monotonic)
+	buf    []byte      // the one read buffer of every connection
+	budget *RecvBudget // of DEALERs dialled without one
+	drain  [8]byte     // the eventfd's counter, read (Loop goroutine only)
 
 	sleeping atomic.Bool // in epoll_wait; a poster or an earlier timer must kick it
 
@@ -69,12 +68,13 @@ func newLoopImpl(opts LoopOptions) (*loopImpl, error) {
 		return nil, errors.Join(errors.New("transport: registering an eventfd"), err)
 	}
 	l := &loopImpl{
-		opts: opts,
-		epfd: epfd,
-		evfd: evfd,
-		base: time.Now(),
-		buf:  make([]byte, loopReadBuf),
-		done: make(chan struct{}),
+		opts:   opts,
+		epfd:   epfd,
+		evfd:   evfd,
+		base:   time.Now(),
+		buf:    make([]byte, loopReadBuf),
+		budget: NewRecvBudget(DefaultRecvBudget),
+		done:   make(chan struct{}),
 	}
 	go l.run()
 	return l, nil

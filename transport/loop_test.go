@@ -131,14 +131,15 @@ func TestLoopHandler(t *testing.T) {
 	}
 }
 
-// TestLoopRecvBudget: servers that start huge messages on many connections of one Loop
-// are cut off once the Loop's partly received messages would pass its budget: the
+// TestLoopRecvBudget: servers that start huge messages on many connections sharing a
+// RecvBudget are cut off once their partly received messages would pass it: the
 // connection that passes it ends with ErrRecvBudget, the bytes held never exceed the
 // budget by more than one read, and a well-behaved connection on the same Loop goes on.
 func TestLoopRecvBudget(t *testing.T) {
 	leakCheck(t)
 	const budget = 1 << 20
-	l := testLoop(t, LoopOptions{RecvBudget: budget})
+	l := testLoop(t, LoopOptions{})
+	b := NewRecvBudget(budget)
 	okGreeting := append(rawGreeting(3, 1, "NULL"), rawReady("ROUTER", "")...)
 	chunk := make([]byte, 256<<10)
 	script := func(c net.Conn) {
@@ -168,7 +169,7 @@ func TestLoopRecvBudget(t *testing.T) {
 	for range 4 {
 		addr, wait := nativeRawServer(t, script)
 		waits = append(waits, wait)
-		d, err := Dial(t.Context(), Native, addr, DialOptions{Loop: l, OnEvent: events.add})
+		d, err := Dial(t.Context(), Native, addr, DialOptions{Loop: l, RecvBudget: b, OnEvent: events.add})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,10 +189,10 @@ func TestLoopRecvBudget(t *testing.T) {
 	for _, wait := range waits {
 		wait()
 	}
-	if peak := l.impl.peakHeld; peak > budget || peak < budget/2 {
+	if peak := b.Peak(); peak > budget || peak < budget/2 {
 		t.Fatalf("the loop held at most %d bytes of partial messages, want at most the budget (%d) and near it", peak, budget)
 	}
-	if held := l.impl.held; held > 64<<10 {
+	if held := b.Held(); held > 64<<10 {
 		t.Fatalf("the loop still holds %d bytes after the hostile connections ended", held)
 	}
 }

@@ -176,6 +176,10 @@ type DialOptions struct {
 	ReconnectMax time.Duration
 	// MaxFrameSize closes the connection on a larger incoming frame; 0 means 64 MiB.
 	MaxFrameSize int64
+	// RecvBudget, if set, bounds what the DEALERs sharing it hold for incoming messages
+	// (see RecvBudget); without it a Loop DEALER shares its Loop's budget of
+	// DefaultRecvBudget bytes and a goroutine DEALER has none but MaxFrameSize.
+	RecvBudget *RecvBudget
 	// OnEvent, if set, is called for every connection event. It must not block.
 	OnEvent func(Event)
 	// Loop, if set, runs the native DEALER on that I/O loop instead of goroutines of

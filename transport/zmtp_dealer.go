@@ -45,6 +45,7 @@ type nativeDealer struct {
 	changed  chan struct{}
 
 	// Owned by the Recv goroutine.
+	acct recvAccount // the decoder buffers' share of DialOptions.RecvBudget, if set
 	dec  zmtpDecoder
 	msg  zmtpMessage
 	pong []byte
@@ -77,6 +78,10 @@ func dialNativeDealer(ctx context.Context, endpoint string, opts DialOptions) (*
 	}
 	d.dec.maxFrame = d.maxFrame
 	d.dec.msg = &d.msg
+	if opts.RecvBudget != nil {
+		d.acct.b = opts.RecvBudget
+		d.dec.grow = func(buf *[]byte, need int) error { return d.acct.grow(buf, need, nativeReadBufMax) }
+	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	c, err := d.connect(ctx)
 	if err != nil {
@@ -398,6 +403,9 @@ func (d *nativeDealer) Close() error {
 		d.fail(c, ErrClosed)
 	}
 	d.wg.Wait()
+	if d.acct.b != nil {
+		d.acct.settle(0) // what a Recv still running holds is given back with the rest
+	}
 	return nil
 }
 

@@ -46,6 +46,8 @@ type runFlags struct {
 	spinWindow     time.Duration
 	spinBudget     float64
 	ioLoops        int
+	maxFrame       byteSize
+	recvBudget     byteSize
 	transport      *transport.Kind
 	broker         *brokerFlags
 	metricsAddr    string
@@ -90,6 +92,10 @@ func newRunCommand() *cobra.Command {
 	fs.Float64Var(&f.spinBudget, "spin-budget", loadgen.DefaultSpinBudget, "with --pacer hybrid, spin at most this share of a core; past it, within each second, only sleep")
 	fs.IntVar(&f.ioLoops, "io-loops", 0, "run the native transport's connections on this many epoll I/O loops instead of\n"+
 		"a receiver goroutine each (Linux); 0 picks GOMAXPROCS loops when every stage is open-loop, -1 never")
+	f.maxFrame, f.recvBudget = loadgen.DefaultMaxFrame, transport.DefaultRecvBudget
+	fs.Var(&f.maxFrame, "max-frame", "close a connection whose server sends a larger frame (counted as \"frame too large\")")
+	fs.Var(&f.recvBudget, "recv-budget", "what all connections together may hold for incoming messages; a message beyond it\n"+
+		"closes its connection (counted as \"receive budget exhausted\")")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the run at `host:port`/metrics (e.g. 127.0.0.1:9464); off when empty")
 	fs.DurationVar(&f.metricsLinger, "metrics-linger", 0, "with --metrics-addr, keep serving this long after the run ends, so that a scraper gets the final figures")
 	f.transport = addTransportFlag(fs)
@@ -290,6 +296,7 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 		Plan: sc.Plan(), Addr: addr, Transport: *f.transport,
 		Drain: f.drain, InterruptDrain: interruptDrain, Abandon: sig.abandon,
 		StallThreshold: f.stallThreshold, Reconnect: f.reconnect, Pacer: f.pacerCfg, IOLoops: f.ioLoops,
+		MaxFrame: int64(f.maxFrame), RecvBudget: int64(f.recvBudget),
 		Intervals: w, Progress: progress.Update,
 	}
 	if m := f.metrics; m != nil {
