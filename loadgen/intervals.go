@@ -140,13 +140,14 @@ func (cl *closer) hand(iv Interval, r *recorded) uint64 {
 	if sink == nil || cl.sinkErr != nil {
 		putHist(r.corrected)
 		putHist(r.uncorrected)
+		putHist(r.sendDelay)
 		return r.counts.Sent
 	}
-	for _, h := range []*hdrhistogram.Histogram{r.corrected, r.uncorrected} {
+	for _, h := range []*hdrhistogram.Histogram{r.corrected, r.uncorrected, r.sendDelay} {
 		h.SetStartTimeMs(iv.Start.UnixMilli())
 		h.SetEndTimeMs(iv.End.UnixMilli())
 	}
-	iv.Corrected, iv.Uncorrected, iv.Counts = r.corrected, r.uncorrected, r.counts
+	iv.Corrected, iv.Uncorrected, iv.SendDelay, iv.Counts = r.corrected, r.uncorrected, r.sendDelay, r.counts
 	if err := sink.Interval(iv); err != nil {
 		cl.sinkErr, cl.sinkErrAt = err, iv.Start
 	}
@@ -168,6 +169,7 @@ func (cl *closer) progress(now int64) {
 		Errors:       int64(cl.errors),
 		Connected:    int(e.connected.Load()),
 	}
+	p.Stalls, p.Stalled = e.stalls.found()
 	if info := e.stageInfo.Load(); info != nil {
 		p.Stage = info.name
 		if o := info.st.Open; o != nil {

@@ -116,7 +116,7 @@ func (bt *batcher) flush() {
 type recorded struct {
 	counts                 Counts
 	corrected, uncorrected *hdrhistogram.Histogram
-	sendDelay              *hdrhistogram.Histogram // nil in intervals
+	sendDelay              *hdrhistogram.Histogram
 }
 
 // bucketRec is a bucket's figures: per command, and the replies that could not be tied to
@@ -270,7 +270,7 @@ func (r *recorder) record(e *event) {
 	}
 	ic := slots[e.cmd]
 	if ic == nil {
-		ic = &recorded{corrected: getHist(), uncorrected: getHist()}
+		ic = &recorded{corrected: getHist(), uncorrected: getHist(), sendDelay: getHist()}
 		slots[e.cmd] = ic
 	}
 	apply(ic, e)
@@ -369,8 +369,10 @@ func mergeInto(dst, src []*recorded) {
 		dst[i].counts.Add(c.counts)
 		dst[i].corrected.Merge(c.corrected)
 		dst[i].uncorrected.Merge(c.uncorrected)
+		dst[i].sendDelay.Merge(c.sendDelay)
 		putHist(c.corrected)
 		putHist(c.uncorrected)
+		putHist(c.sendDelay)
 	}
 }
 

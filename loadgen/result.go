@@ -90,7 +90,8 @@ type Interval struct {
 	Warmup      bool                    // the warm-up's requests rather than the stages'
 	Corrected   *hdrhistogram.Histogram // by reply time within the interval
 	Uncorrected *hdrhistogram.Histogram
-	Counts      Counts // events that happened within the interval
+	SendDelay   *hdrhistogram.Histogram // µs, actual − intended send, of the requests sent within the interval
+	Counts      Counts                  // events that happened within the interval
 }
 
 // Progress is a snapshot for a live display.
@@ -103,6 +104,9 @@ type Progress struct {
 	P99            time.Duration // corrected, last interval, all commands
 	Errors         int64         // Counts.Errors of every command so far (closed intervals)
 	Connected      int
+	// Stalls are the stalls found so far, the one in progress included (Stalled).
+	Stalls  int
+	Stalled bool
 }
 
 // DefaultMaxFrame is the largest frame a server may send unless Config.MaxFrame says

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,7 +28,9 @@ type stallMonitor struct {
 	gapPrev int64 // the last gap of at least the threshold between two messages
 	gapEnd  int64
 
-	// The monitor goroutine's own state.
+	// The monitor goroutine's own state; count mirrors it for other goroutines.
+	count   atomic.Int64 // stalls found, the one in progress included
+	stalled atomic.Bool
 	inStall bool
 	cur     stallRec
 	stalls  []stallRec
@@ -104,13 +107,21 @@ func (m *stallMonitor) check(now, out, since, last int64) {
 	if now-from >= m.threshold {
 		m.inStall = true
 		m.cur = stallRec{start: from, lastSeen: last, outstanding: out}
+		m.count.Add(1)
+		m.stalled.Store(true)
 	}
 }
 
 func (m *stallMonitor) endStall(end int64) {
+	m.stalled.Store(false)
 	m.cur.end = end
 	m.stalls = append(m.stalls, m.cur)
 	m.inStall = false
+}
+
+// found returns the stalls found so far and whether one is in progress.
+func (m *stallMonitor) found() (int, bool) {
+	return int(m.count.Load()), m.stalled.Load()
 }
 
 // result returns the stalls found, closing one still in progress at end. Call it after

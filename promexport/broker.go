@@ -3,6 +3,8 @@ package promexport
 import (
 	"sort"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dmbench/dmbench/protocol"
@@ -25,6 +27,7 @@ var BrokerMetricNames = []string{
 	"dmbench_broker_malformed_messages_total",
 	"dmbench_broker_dropped_requests_total",
 	"dmbench_broker_dropped_replies_total",
+	"dmbench_broker_service_time_seconds",
 }
 
 // BrokerCollector serves a broker's report (protocol.Report, what it answers PERFMNCE
@@ -35,6 +38,7 @@ type BrokerCollector struct {
 	info, uptime, cpu, rss, peers, groups, memberships *prometheus.Desc
 	received, completed, exceptions, malformedReq      *prometheus.Desc
 	reports, malformed, droppedReq, droppedRep         *prometheus.Desc
+	serviceTime                                        *prometheus.Desc
 }
 
 // NewBrokerCollector returns a collector that calls report on every scrape (e.g.
@@ -60,13 +64,15 @@ func NewBrokerCollector(report func() protocol.Report) *BrokerCollector {
 		malformed:    d("dmbench_broker_malformed_messages_total", "Messages whose command could not be read."),
 		droppedReq:   d("dmbench_broker_dropped_requests_total", "Requests discarded by fault injection before processing."),
 		droppedRep:   d("dmbench_broker_dropped_replies_total", "Replies discarded by fault injection after processing."),
+		serviceTime:  d("dmbench_broker_service_time_seconds", "The broker's own time to handle each request, by command (from its HdrHistogram; classic buckets).", "command"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (b *BrokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{b.info, b.uptime, b.cpu, b.rss, b.peers, b.groups, b.memberships,
-		b.received, b.completed, b.exceptions, b.malformedReq, b.reports, b.malformed, b.droppedReq, b.droppedRep} {
+		b.received, b.completed, b.exceptions, b.malformedReq, b.reports, b.malformed, b.droppedReq, b.droppedRep,
+		b.serviceTime} {
 		ch <- d
 	}
 }
@@ -98,9 +104,32 @@ func (b *BrokerCollector) Collect(ch chan<- prometheus.Metric) {
 		c(b.completed, float64(cc.Completed), k)
 		c(b.exceptions, float64(cc.Exceptions), k)
 		c(b.malformedReq, float64(cc.Malformed), k)
+		if h, err := protocol.DecodeHistogram(cc.ServiceTime); err == nil && h != nil && h.TotalCount() > 0 {
+			count, sum, buckets := classicBuckets(h)
+			ch <- prometheus.MustNewConstHistogram(b.serviceTime, count, sum, buckets, k)
+		}
 	}
 	c(b.reports, float64(r.Reports.Received))
 	c(b.malformed, float64(r.Malformed))
 	c(b.droppedReq, float64(r.Dropped.Requests))
 	c(b.droppedRep, float64(r.Dropped.Replies))
+}
+
+// classicBuckets turns h, an HdrHistogram in microseconds, into a Prometheus histogram in
+// seconds: its count, its sum (count × mean) and, for each of LatencyBuckets, how many
+// values are at or below it (each of h's buckets counted at its upper end, so a value is
+// never put below the bound it passed).
+func classicBuckets(h *hdrhistogram.Histogram) (uint64, float64, map[float64]uint64) {
+	buckets := make(map[float64]uint64, len(LatencyBuckets))
+	bars := h.Distribution()
+	var below uint64
+	i := 0
+	for _, le := range LatencyBuckets {
+		for ; i < len(bars) && float64(bars[i].To)/1e6 <= le; i++ {
+			below += uint64(max(bars[i].Count, 0))
+		}
+		buckets[le] = below
+	}
+	count := uint64(h.TotalCount())
+	return count, h.Mean() * float64(count) / 1e6, buckets
 }

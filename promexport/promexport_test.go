@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
@@ -31,11 +32,11 @@ func fedRun(t *testing.T) *Run {
 	u := loadgen.NewHistogram()
 	_ = u.RecordValue(250)
 	c := loadgen.Counts{Sent: 10, OK: 7, Exceptions: 1, Timeouts: 1, Late: 1, SendErrors: 1}
-	r.Interval(loadgen.Interval{Start: start, End: start.Add(time.Second), Command: protocol.GroupAdd, Warmup: true, Corrected: h, Uncorrected: u, Counts: c})
-	if err := (Tee{Run: r}).Interval(loadgen.Interval{Start: start.Add(time.Second), End: start.Add(2 * time.Second), Command: protocol.GroupAdd, Corrected: h, Uncorrected: u, Counts: c}); err != nil {
+	r.Interval(loadgen.Interval{Start: start, End: start.Add(time.Second), Command: protocol.GroupAdd, Warmup: true, Corrected: h, Uncorrected: u, SendDelay: u, Counts: c})
+	if err := (Tee{Run: r}).Interval(loadgen.Interval{Start: start.Add(time.Second), End: start.Add(2 * time.Second), Command: protocol.GroupAdd, Corrected: h, Uncorrected: u, SendDelay: u, Counts: c}); err != nil {
 		t.Fatal(err)
 	}
-	r.Progress(loadgen.Progress{Stage: "ramp", InFlight: 3, Connected: 2, TargetRate: 100, AchievedRate: 99, Elapsed: time.Second})
+	r.Progress(loadgen.Progress{Stage: "ramp", InFlight: 3, Connected: 2, TargetRate: 100, AchievedRate: 99, Elapsed: time.Second, Stalls: 1, Stalled: true})
 	r.Ended(time.Now())
 	return r
 }
@@ -43,7 +44,10 @@ func fedRun(t *testing.T) *Run {
 func brokerRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewBrokerCollector(func() protocol.Report {
-		return protocol.Report{Server: "dmbench-broker", Commands: map[string]protocol.CommandCounts{"GROUPADD": {Received: 3, Completed: 2, Exceptions: 1}}}
+		st := loadgen.NewHistogram()
+		_ = st.RecordValue(120)
+		enc, _ := st.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		return protocol.Report{Server: "dmbench-broker", Commands: map[string]protocol.CommandCounts{"GROUPADD": {Received: 3, Completed: 2, Exceptions: 1, ServiceTime: enc}}}
 	}))
 	return reg
 }
@@ -180,5 +184,29 @@ func TestDashboard(t *testing.T) {
 	}
 	if used == 0 {
 		t.Error("no query names a dmbench metric")
+	}
+}
+
+// TestClassicBuckets: an HdrHistogram in µs becomes Prometheus buckets in seconds, each
+// value counted in the first bucket whose bound it does not pass (worked by hand).
+func TestClassicBuckets(t *testing.T) {
+	h := loadgen.NewHistogram()
+	for v, n := range map[int64]int{50: 2, 100: 5, 2000: 3, 20000: 1} {
+		for range n {
+			_ = h.RecordValue(v)
+		}
+	}
+	count, sum, buckets := classicBuckets(h)
+	want := map[float64]uint64{.0001: 7, .00025: 7, .0005: 7, .001: 7, .0025: 10, .005: 10, .01: 10, .025: 11, 120: 11}
+	for le, n := range want {
+		if buckets[le] != n {
+			t.Errorf("bucket le=%v: %d, want %d", le, buckets[le], n)
+		}
+	}
+	if count != 11 {
+		t.Errorf("count %d, want 11", count)
+	}
+	if wantSum := (2*50 + 5*100 + 3*2000 + 20000) / 1e6; sum < wantSum*0.999 || sum > wantSum*1.001 {
+		t.Errorf("sum %v s, want %v within 0.1%%", sum, wantSum)
 	}
 }

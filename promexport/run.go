@@ -32,6 +32,9 @@ var RunMetricNames = []string{
 	"dmbench_errors_total",
 	"dmbench_latency_seconds",
 	"dmbench_uncorrected_latency_seconds",
+	"dmbench_send_delay_seconds",
+	"dmbench_stalls_total",
+	"dmbench_stalled",
 	"dmbench_in_flight_requests",
 	"dmbench_connections",
 	"dmbench_target_rate_requests_per_second",
@@ -54,13 +57,16 @@ type Run struct {
 	shard    string
 
 	requests, noAck, outcomes, errors *prometheus.CounterVec
-	latency, uncorrected              *prometheus.HistogramVec
+	latency, uncorrected, sendDelay   *prometheus.HistogramVec
+	stalls                            *prometheus.CounterVec
+	stalled                           *prometheus.GaugeVec
 	inFlight, connections             *prometheus.GaugeVec
 	targetRate, achievedRate, elapsed *prometheus.GaugeVec
 	end                               *prometheus.GaugeVec
 
-	mu     sync.Mutex
-	stages []stageStart // in start order
+	mu         sync.Mutex
+	stages     []stageStart // in start order
+	stallsSeen int          // stalls counted so far (Progress reports the total)
 }
 
 type stageStart struct {
@@ -99,6 +105,12 @@ func NewRun(scenario, shard string) *Run {
 			"Latency corrected for coordinated omission (reply - intended send; timeouts at their deadline)."),
 		uncorrected: hist("dmbench_uncorrected_latency_seconds",
 			"Latency from the actual send (reply - actual send)."),
+		sendDelay: hist("dmbench_send_delay_seconds",
+			"How late dmbench sent each request (actual - intended send): its own lateness, part of the corrected latency."),
+		stalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dmbench_stalls_total",
+			Help: "Stalls found: requests outstanding and no reply for at least the stall threshold."}, runLabels),
+		stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dmbench_stalled",
+			Help: "1 while a stall is in progress, else 0."}, runLabels),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dmbench_in_flight_requests",
 			Help: "Requests outstanding now."}, runLabels),
 		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dmbench_connections",
@@ -113,7 +125,7 @@ func NewRun(scenario, shard string) *Run {
 			Help: "When the run (all --repeat runs) ended and its result was written, in Unix seconds; absent while it runs."}, runLabels),
 	}
 	r.reg.MustRegister(r.requests, r.noAck, r.outcomes, r.errors, r.latency, r.uncorrected,
-		r.inFlight, r.connections, r.targetRate, r.achievedRate, r.elapsed, r.end)
+		r.sendDelay, r.stalls, r.stalled, r.inFlight, r.connections, r.targetRate, r.achievedRate, r.elapsed, r.end)
 	return r
 }
 
@@ -149,6 +161,15 @@ func (r *Run) Progress(p loadgen.Progress) {
 	r.connections.WithLabelValues(r.scenario, r.shard).Set(float64(p.Connected))
 	r.achievedRate.WithLabelValues(r.scenario, r.shard).Set(p.AchievedRate)
 	r.elapsed.WithLabelValues(r.scenario, r.shard).Set(p.Elapsed.Seconds())
+	r.mu.Lock()
+	r.stalls.WithLabelValues(r.scenario, r.shard).Add(float64(max(0, p.Stalls-r.stallsSeen)))
+	r.stallsSeen = max(r.stallsSeen, p.Stalls)
+	r.mu.Unlock()
+	stalled := 0.0
+	if p.Stalled {
+		stalled = 1
+	}
+	r.stalled.WithLabelValues(r.scenario, r.shard).Set(stalled)
 	if p.Stage != "" {
 		r.targetRate.WithLabelValues(r.scenario, p.Stage, r.shard).Set(p.TargetRate)
 	}
@@ -170,6 +191,7 @@ func (r *Run) Interval(iv loadgen.Interval) {
 	}
 	observe(r.latency.WithLabelValues(l...), iv.Corrected)
 	observe(r.uncorrected.WithLabelValues(l...), iv.Uncorrected)
+	observe(r.sendDelay.WithLabelValues(l...), iv.SendDelay)
 }
 
 // Ended sets dmbench_run_end_timestamp_seconds: the run is over and its result written.

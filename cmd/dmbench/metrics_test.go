@@ -87,7 +87,9 @@ stages:
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"run", sc, "-o", out, "--server-view", "off", "--metrics-addr", addr, "--metrics-linger", "1s"})
+		// The broker pauses, so that the run has a stall to count.
+		done <- run([]string{"run", sc, "-o", out, "--server-view", "off", "--metrics-addr", addr, "--metrics-linger", "1s",
+			"--pause", "700ms/1500ms", "--stall-threshold", "300ms"})
 	}()
 	url := "http://" + addr + "/metrics"
 	var during []float64 // requests sent, as scraped while the run ran
@@ -107,6 +109,9 @@ stages:
 	}
 	if final == nil {
 		t.Fatal("the run did not end within 20s")
+	}
+	if got, want := sum(final, "dmbench_stalls_total"), len(mustStalls(t, out)); got != float64(want) || want == 0 {
+		t.Errorf("dmbench_stalls_total = %v, result.json has %d stalls (want some: the broker paused)", got, want)
 	}
 	if code := <-done; code != exitOK {
 		t.Fatalf("exit code %d", code)
@@ -156,6 +161,7 @@ stages:
 			{"timeouts", sum(final, "dmbench_request_outcomes_total", c, `outcome="timeout"`), w.Timeouts},
 			{"errors", sum(final, "dmbench_errors_total", c), w.Errors()},
 			{"latency count", sum(final, "dmbench_latency_seconds_count", c), w.Sent - w.NoAck - w.Abandoned - w.SendErrors},
+			{"send delay count", sum(final, "dmbench_send_delay_seconds_count", c), w.Sent},
 		} {
 			if uint64(chk.got) != chk.want {
 				t.Errorf("%s %s: metrics %v, result.json %d", cmd, chk.name, chk.got, chk.want)
@@ -163,6 +169,9 @@ stages:
 		}
 		if w.Sent == 0 {
 			t.Errorf("%s: nothing sent", cmd)
+		}
+		if got := sum(final, "dmbench_send_delay_seconds_sum", c); got <= 0 || got > float64(w.Sent)*0.5 {
+			t.Errorf("%s: send delays sum to %vs over %d requests: want some, each far below 0.5 s", cmd, got, w.Sent)
 		}
 		if got := sum(final, "dmbench_requests_total", c, `stage="steady"`, `scenario="metrics"`, `shard=""`); got == 0 {
 			t.Errorf("%s: no requests labelled scenario metrics, stage steady, shard \"\"", cmd)
@@ -233,4 +242,14 @@ func TestServeMetrics(t *testing.T) {
 	if got := sum(after, "dmbench_broker_memberships"); int64(got) != rep.Memberships {
 		t.Errorf("memberships: metrics %v, PERFRPRT %d", got, rep.Memberships)
 	}
+}
+
+// mustStalls returns the stalls of the one run in out.
+func mustStalls(t *testing.T, out string) []resultfmt.Stall {
+	t.Helper()
+	res, err := resultfmt.Read(onlyRun(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Stalls
 }
