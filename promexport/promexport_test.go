@@ -2,9 +2,12 @@ package promexport
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +211,31 @@ func TestClassicBuckets(t *testing.T) {
 	}
 	if wantSum := (2*50 + 5*100 + 3*2000 + 20000) / 1e6; sum < wantSum*0.999 || sum > wantSum*1.001 {
 		t.Errorf("sum %v s, want %v within 0.1%%", sum, wantSum)
+	}
+}
+
+// TestServeRuntimeMetrics: the HTTP endpoint serves the process's own figures beside the
+// registry's, the live heap after GC among them (what a soak watches).
+func TestServeRuntimeMetrics(t *testing.T) {
+	s, err := Serve("127.0.0.1:0", fedRun(t).Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	resp, err := http.Get("http://" + s.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, name := range append(RuntimeMetricNames, "process_resident_memory_bytes", "dmbench_requests_total") {
+		m := regexp.MustCompile(`(?m)^` + name + `(\{[^}]*\})? ([0-9.e+]+)`).FindSubmatch(body)
+		if m == nil {
+			t.Errorf("%s not served", name)
+			continue
+		}
+		if v, _ := strconv.ParseFloat(string(m[2]), 64); v <= 0 && name != "dmbench_requests_total" {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
 	}
 }

@@ -5,11 +5,33 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// RuntimeMetricNames are the process's own metric families served beside every registry
+// (besides the process collector's process_*): the live heap after the last GC, the
+// figure a soak watches for a leak.
+var RuntimeMetricNames = []string{"go_gc_heap_live_bytes", "go_goroutines"}
+
+// runtimeRegistry holds the process's own figures: the Go runtime's live heap after the
+// last GC (go_gc_heap_live_bytes) and goroutines, and the process's CPU, memory and
+// file descriptors (process_*).
+func runtimeRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(
+			collectors.WithGoCollectorMemStatsMetricsDisabled(),
+			collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)}),
+		),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
 
 // Server serves a registry's metrics over HTTP at /metrics (and at /).
 type Server struct {
@@ -19,13 +41,13 @@ type Server struct {
 }
 
 // Serve listens on addr (host:port; port 0 picks a free one) and serves g's metrics
-// until Close. Native histograms are served to scrapers that ask for protobuf.
+// until Close, with the process's own figures beside them (runtimeRegistry). Native histograms are served to scrapers that ask for protobuf.
 func Serve(addr string, g prometheus.Gatherer) (*Server, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	h := promhttp.HandlerFor(prometheus.Gatherers{g, runtimeRegistry()}, promhttp.HandlerOpts{EnableOpenMetrics: true})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", h)
 	mux.Handle("/{$}", h)
