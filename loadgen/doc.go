@@ -48,6 +48,11 @@
 //
 // # Replies
 //
+// A client's replies are read by a receiver goroutine of its own, or, on the native
+// transport on Linux with Config.IOLoops (by default for a plan of open-loop stages), by
+// one of a few I/O loops that call it back (loop.go): then an idle client is in no
+// goroutine at all, since its open-loop sends are the pacer's.
+//
 // Replies are matched by id within their client (the id layout is described in ids.go).
 // The expected command (protocol.Command.ExpectedReply: COMPLETE for GROUPADD, GROUPDIS,
 // FLUSHXXX and PRINTXXX; HARTBEAT for HARTBEAT; PERFRPRT for PERFMNCE) is OK, EXCEPTON is
@@ -87,6 +92,7 @@
 //	stage.go       running one stage: its clients' work, start and end
 //	dial.go        connecting clients, paced or all at once, with reconnects
 //	client.go      one DEALER connection: its state, connection events and shutdown
+//	loop.go        clients on I/O loops (transport.Loop): no receiver goroutine, one batch per loop
 //	sender.go      a client's sender: open-loop and closed-loop sending, one request's send
 //	receiver.go    a client's receiver: matching replies, timeouts, classifying outcomes
 //	pending.go     a client's table of outstanding requests and their timeout queues

@@ -5,7 +5,9 @@
 //
 //   - Native: dmbench's own ZMTP 3.1 implementation (NULL mechanism), built so that the
 //     generator is never the bottleneck: buffered reads, one write per message or batch,
-//     reusable frame buffers, a writer per connection, O(1) routing-id lookup.
+//     reusable frame buffers, a writer per connection, O(1) routing-id lookup. Its
+//     DEALERs can also run many to one epoll I/O loop (Loop, DialOptions.Loop), with no
+//     goroutine per connection, for thousands of mostly idle ones.
 //   - ZMQ4: github.com/go-zeromq/zmq4, kept as a second implementation and as the
 //     interoperability peer in tests.
 //
