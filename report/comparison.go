@@ -15,6 +15,7 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/internal/words"
 	"github.com/dmbench/dmbench/metric"
 )
@@ -51,9 +52,7 @@ func WriteComparison(w io.Writer, c *comparison.Comparison, f Format) error {
 	case FormatMarkdown:
 		writeCompareMarkdown(ew, c)
 	case FormatJSON:
-		enc := json.NewEncoder(ew)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(jsonComparison(c)); err != nil && ew.err == nil {
+		if err := writeJSON(ew, jsonComparison(c)); err != nil && ew.err == nil {
 			return fmt.Errorf("report: printing the comparison as JSON: %w", err)
 		}
 	case FormatCSV:
@@ -68,10 +67,12 @@ func WriteComparison(w io.Writer, c *comparison.Comparison, f Format) error {
 			warns = append(warns, r.Old.Warnings...)
 			warns = append(warns, r.New.Warnings...)
 			warns = append(warns, r.Warnings...)
-			_ = cw.Write([]string{r.Stage, r.Command, r.Metric, r.Unit.String(),
+			// The stages', commands' names and warnings may come from someone else's
+			// result.json: escaped, so that the CSV shown on a terminal cannot drive it.
+			_ = cw.Write([]string{termtext.Escape(r.Stage), termtext.Escape(r.Command), r.Metric, r.Unit.String(),
 				csvFloat(r.Old.Center), csvFloat(r.Old.Lo), csvFloat(r.Old.Hi), strconv.Itoa(r.Old.N()),
 				csvFloat(r.New.Center), csvFloat(r.New.Lo), csvFloat(r.New.Hi), strconv.Itoa(r.New.N()),
-				csvFloat(r.Change), csvFloat(r.P), strconv.FormatBool(r.Significant), r.Verdict, strings.Join(dedupe(warns), "; ")})
+				csvFloat(r.Change), csvFloat(r.P), strconv.FormatBool(r.Significant), r.Verdict, termtext.Escape(strings.Join(dedupe(warns), "; "))})
 		}
 		cw.Flush()
 		if err := cw.Error(); err != nil && ew.err == nil {
@@ -239,7 +240,18 @@ type span struct {
 	title    string
 }
 
+// writeWithHeader writes the table under the header's titles. Cells and titles are
+// escaped (termtext.Escape) before they are measured: a stage's name from someone else's
+// result.json must neither drive the terminal nor misalign the table.
 func (t *textTable) writeWithHeader(ew *errWriter, header []span) {
+	for _, r := range t.rows {
+		for i, c := range r {
+			r[i] = termtext.Escape(c)
+		}
+	}
+	for i := range header {
+		header[i].title = termtext.Escape(header[i].title)
+	}
 	ncol := len(t.align)
 	width := make([]int, ncol)
 	for _, r := range t.rows {

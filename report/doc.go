@@ -4,4 +4,8 @@
 // and a comparison of two sets in text, markdown, JSON or CSV. It computes nothing a
 // result does not hold: the figures come from package resultfmt, the comparison from
 // package comparison, and numbers are formatted as package metric formats them.
+//
+// Every string that came from outside dmbench (a server's report, a label, someone else's
+// result.json) is escaped as it is printed (package termtext), in every format: it cannot
+// drive the terminal, break a table or forge a line.
 package report

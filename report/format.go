@@ -3,12 +3,12 @@ package report
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/metric"
 )
 
@@ -73,8 +73,18 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 // printf prints whole lines (the format ends with a newline), each wrapped to e.width.
+// Every string argument is escaped first (termtext.Escape): the format is dmbench's own,
+// but what fills it may come from a result file, a server's report or a label, and must
+// neither drive the terminal nor break or forge a line.
 func (e *errWriter) printf(format string, args ...any) {
-	s := fmt.Sprintf(format, args...)
+	safe := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = termtext.Escape(s)
+		}
+		safe[i] = a
+	}
+	s := fmt.Sprintf(format, safe...)
 	if e.width > 0 {
 		lines := strings.Split(s, "\n")
 		for i, l := range lines {
@@ -132,13 +142,6 @@ func firstFitting(n, width int, render func(w io.Writer, layout int)) int {
 	return n - 1
 }
 
-// printable returns s with control characters and invalid UTF-8 escaped as Go escapes
-// them, so that text read from a file cannot drive the terminal.
-func printable(s string) string {
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
-}
-
 // newTable returns a writer that right-aligns tab-terminated cells in columns two spaces
 // apart: the summary's tables.
 func newTable(w io.Writer) *tabwriter.Writer {
@@ -146,7 +149,9 @@ func newTable(w io.Writer) *tabwriter.Writer {
 }
 
 // tableRow writes one row of a newTable, leaving out the empty cells at its end so that
-// no line ends in spaces, and nothing for a row of empty cells.
+// no line ends in spaces, and nothing for a row of empty cells. Each cell is escaped
+// (termtext.Escape): a command's name read from a file must not hold a tab or a newline
+// that breaks the table, nor drive the terminal.
 func tableRow(tw io.Writer, cells ...string) {
 	for len(cells) > 0 && cells[len(cells)-1] == "" {
 		cells = cells[:len(cells)-1]
@@ -154,5 +159,9 @@ func tableRow(tw io.Writer, cells ...string) {
 	if len(cells) == 0 {
 		return
 	}
-	io.WriteString(tw, strings.Join(cells, "\t")+"\t\n")
+	safe := make([]string, len(cells))
+	for i, c := range cells {
+		safe[i] = termtext.Escape(c)
+	}
+	io.WriteString(tw, strings.Join(safe, "\t")+"\t\n")
 }

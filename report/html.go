@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/resultfmt"
 )
 
@@ -90,12 +91,17 @@ func ComparisonHTML(w io.Writer, c *comparison.Comparison, charts []Chart) error
 	return write(w, pageData{Title: title, Comparison: c, Compare: txt.String(), Charts: inline(charts)})
 }
 
+// write renders d. html/template escapes what markup could make of the result's strings
+// (<, &, quotes); what it leaves, control characters and bidi overrides from a result file
+// or a server's report, is escaped visibly here (termtext.EscapeLines): they would reorder
+// a cell in the browser, or act on a terminal the page is printed to. The page's own
+// text, and package chart's SVG, hold none.
 func write(w io.Writer, d pageData) error {
 	var b bytes.Buffer
 	if err := page.Execute(&b, d); err != nil {
 		return fmt.Errorf("report: the HTML page: %w", err)
 	}
-	if _, err := w.Write(b.Bytes()); err != nil {
+	if _, err := io.WriteString(w, termtext.EscapeLines(b.String())); err != nil {
 		return fmt.Errorf("report: writing the HTML page: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/internal/words"
 	"github.com/dmbench/dmbench/loadgen"
 )
@@ -77,7 +78,7 @@ func ProgressLine(s loadgen.Progress) string {
 		b.WriteString("/" + fmtDuration(s.Total))
 	}
 	if s.Stage != "" {
-		b.WriteString(" " + s.Stage)
+		b.WriteString(" " + termtext.Escape(s.Stage)) // the scenario file's: a CR in it would forge the line
 	}
 	fmt.Fprintf(&b, ": %s/s", fmtRate(s.AchievedRate))
 	if s.TargetRate > 0 {

@@ -79,7 +79,7 @@ func printServerView(ew *errWriter, r *resultfmt.Result) {
 		}
 	})]
 	for i := range sv.Stages {
-		title := fmt.Sprintf("stage %d %q", i+1, sv.Stages[i].Name)
+		title := stageTitle(i, sv.Stages[i].Name)
 		if whole {
 			title += ", the whole run"
 		}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/internal/words"
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/resultfmt"
@@ -72,7 +74,7 @@ func Summary(w io.Writer, r *resultfmt.Result, opts SummaryOptions) error {
 		}
 	}
 	for i := range r.Stages {
-		printStage(ew, &r.Stages[i], fmt.Sprintf("stage %d %q", i+1, r.Stages[i].Name), m.Start, layout)
+		printStage(ew, &r.Stages[i], stageTitle(i, r.Stages[i].Name), m.Start, layout)
 	}
 	if len(r.Stages) == 0 {
 		ew.printf("\nno stage ran, so there are no figures\n")
@@ -88,6 +90,12 @@ func Summary(w io.Writer, r *resultfmt.Result, opts SummaryOptions) error {
 		ew.printf("warning: %s\n", s)
 	}
 	return ew.err
+}
+
+// stageTitle names stage i (0-based) as the summary does: stage 2 "ramp", the name
+// escaped (termtext.Escape) as it may come from someone else's result.json.
+func stageTitle(i int, name string) string {
+	return fmt.Sprintf("stage %d \"%s\"", i+1, termtext.Escape(name))
 }
 
 // percentile is a latency percentile as a stage table shows it.
@@ -395,7 +403,7 @@ func fmtCauses(m map[string]uint64) string {
 	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", printable(k), m[k])
+		parts[i] = fmt.Sprintf("%s %d", k, m[k]) // escaped as printf prints it
 	}
 	return strings.Join(parts, ", ")
 }
@@ -421,7 +429,7 @@ func printGenerator(ew *errWriter, r *resultfmt.Result) {
 		}
 		ew.printf("%s; its lateness is the send delay above (p99 %s)\n", line, fmtMicros(g.SendDelayP99US))
 		if p.Note != "" {
-			ew.printf("note: %s\n", printable(p.Note))
+			ew.printf("note: %s\n", p.Note)
 		}
 	}
 	if g.Bound {
@@ -435,13 +443,25 @@ func printGenerator(ew *errWriter, r *resultfmt.Result) {
 
 // SummaryJSON prints r as indented JSON in result.json's schema, without the encoded
 // histograms and the scenario's text, which only matter to later merging and comparing.
+// Strings hold no character that drives a terminal, raw: those encoding/json leaves (DEL,
+// C1 controls, bidi overrides) are \u escapes too (termtext.EscapeJSON).
 func SummaryJSON(w io.Writer, r *resultfmt.Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(withoutHistograms(r)); err != nil {
+	if err := writeJSON(w, withoutHistograms(r)); err != nil {
 		return fmt.Errorf("report: printing the summary as JSON: %w", err)
 	}
 	return nil
+}
+
+// writeJSON writes v to w as indented JSON, escaped for a terminal (termtext.EscapeJSON).
+func writeJSON(w io.Writer, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(termtext.EscapeJSON(b.Bytes()))
+	return err
 }
 
 // withoutHistograms returns a copy of r without encoded histograms and scenario text.

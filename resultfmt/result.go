@@ -4,14 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/loadgen"
 )
 
@@ -89,6 +92,10 @@ type Latency struct {
 	// Histogram is the base64 V2 compressed histogram of microseconds (Histogram.Encode);
 	// empty when nothing was recorded.
 	Histogram string `json:"histogram,omitempty"`
+
+	// decoded is Histogram decoded, when ReadDecoded has decoded it already (to check it):
+	// Decode returns it rather than decoding again.
+	decoded *hdrhistogram.Histogram
 }
 
 // summaryPercentiles are the percentiles a Latency keeps, in Latency's field order.
@@ -119,8 +126,15 @@ func NewLatency(h *hdrhistogram.Histogram) (Latency, error) {
 }
 
 // Decode returns the histogram l was made from, or an empty one (with loadgen's bounds)
-// when l recorded nothing.
+// when l has none. It fails when the histogram does not decode or holds another number of
+// values than l.Count.
+//
+// A Latency that ReadDecoded returned holds its histogram decoded already, and Decode
+// returns that one, shared: merge it into a histogram of your own rather than change it.
 func (l Latency) Decode() (*hdrhistogram.Histogram, error) {
+	if l.decoded != nil {
+		return l.decoded, nil
+	}
 	if l.Histogram == "" {
 		return loadgen.NewHistogram(), nil
 	}
@@ -373,39 +387,257 @@ func (r *Result) Merged(command string, kind HistogramKind) (*hdrhistogram.Histo
 			counts.Add(c.Counts)
 			h, err := kind.of(c).Decode()
 			if err != nil {
-				return nil, counts, fmt.Errorf("stage %q %s: %w", s.Name, command, err)
+				return nil, counts, fmt.Errorf("stage %q %s: %w", s.Name, termtext.Escape(command), err)
 			}
 			if dropped := sum.Merge(h); dropped > 0 {
-				return nil, counts, fmt.Errorf("stage %q %s: %d values beyond the histogram's range of %d µs were dropped while merging", s.Name, command, dropped, sum.HighestTrackableValue())
+				return nil, counts, fmt.Errorf("stage %q %s: %d values beyond the histogram's range of %d µs were dropped while merging", s.Name, termtext.Escape(command), dropped, sum.HighestTrackableValue())
 			}
 		}
 	}
 	return sum, counts, nil
 }
 
-// Read reads a run's result.json back. path is the run's folder or the file itself. A
-// result written by a newer dmbench (a higher schema version) is refused.
+// MaxResultSize is the largest result.json Read reads: 128 MiB. A larger file is refused
+// before it is read, and a stream (a pipe, a device) once it has given more; what is not
+// JSON at all, such as /dev/zero, is refused at its first byte.
+//
+// It is over a thousand times the largest result in results/, 114 KB (full group-churn:
+// 60 s, 15 server reports, which are half of it). What grows with a run's length is the
+// server view, one report of about 4 KB every --server-poll (5 s by default): some 3 MB
+// an hour, so 128 MiB holds some 40 hours of run at the default poll, 8 hours polling
+// every second. The stages' histograms do not grow with the run.
+const MaxResultSize = 128 << 20
+
+// maxDecodedBytes bounds the memory one result's histograms take decoded: 512 MiB, some
+// 2,900 histograms of loadgen's range (1 µs to 20 minutes at 3 digits, 182 KB each), where
+// the result in results/ that holds the most holds 73 (capacity-ramp, 13 MB decoded). A
+// histogram's size is set by the range its header claims, not by its length in the file:
+// 100 bytes of base64 can claim a histogram of 49 MB, so a file within MaxResultSize can
+// still ask for far more than this.
+const maxDecodedBytes = 512 << 20
+
+// The limits Read applies, variables so that tests can lower them.
+var (
+	maxResultSize  int64 = MaxResultSize
+	maxDecodedSize int64 = maxDecodedBytes
+)
+
+// Read reads a run's result.json back. path is the run's folder or the file itself. A file
+// larger than MaxResultSize, and a result written by a newer dmbench (a higher schema
+// version), are refused.
+//
+// Every histogram the result stores is decoded and checked (Check): a damaged or edited
+// result is refused with what is wrong and where (the stage, command and histogram).
+// The decoded histograms are not kept; ReadDecoded keeps them.
 func Read(path string) (*Result, error) {
+	return read(path, false)
+}
+
+// ReadDecoded is Read for a caller that goes on to use the histograms (a percentile
+// spectrum, thresholds over the whole run, charts): each Latency keeps the histogram Read
+// decoded to check it, and Decode, Merged and WholeRun use that one rather than decode it
+// again. They take some 180 KB each decoded, some 3 to 13 MB for the results in results/.
+func ReadDecoded(path string) (*Result, error) {
+	return read(path, true)
+}
+
+// read is Read; keep says whether the result keeps its histograms decoded.
+func read(path string, keep bool) (*Result, error) {
 	file := path
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		file = filepath.Join(path, ResultFile)
 	}
-	data, err := os.ReadFile(file)
+	name := termtext.Escape(file)
+	r, err := decodeCapped(file)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading results: %s does not exist: give a run's folder (as printed after a run) or its %s", file, ResultFile)
-		}
-		return nil, fmt.Errorf("reading results: %w", err)
-	}
-	var r Result
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("reading results %s: not valid JSON: %w", file, err)
+		return nil, err
 	}
 	switch v := r.Meta.SchemaVersion; {
 	case v == 0:
-		return nil, fmt.Errorf("reading results %s: no meta.schema_version: this is not a dmbench result", file)
+		return nil, fmt.Errorf("reading results %s: no meta.schema_version: this is not a dmbench result", name)
 	case v > SchemaVersion:
-		return nil, fmt.Errorf("reading results %s: schema version %d is newer than this dmbench reads (%d): upgrade dmbench", file, v, SchemaVersion)
+		return nil, fmt.Errorf("reading results %s: schema version %d is newer than this dmbench reads (%d): upgrade dmbench", name, v, SchemaVersion)
+	}
+	if err := r.check(keep); err != nil {
+		return nil, fmt.Errorf("reading results %s: %w", name, err)
+	}
+	return r, nil
+}
+
+// decodeCapped decodes the Result in file, reading at most maxResultSize + 1 bytes of it:
+// a regular file larger than that is refused before it is read, and anything else (a
+// device, a pipe) once it has given more. The JSON is decoded as it is read, so that what
+// is not JSON (/dev/zero) is refused at its first byte, not after the limit.
+func decodeCapped(file string) (*Result, error) {
+	name := termtext.Escape(file)
+	f, err := os.Open(file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading results: %s does not exist: give a run's folder (as printed after a run) or its %s", name, ResultFile)
+		}
+		return nil, fmt.Errorf("reading results: %w", fileError(err))
+	}
+	defer f.Close()
+	tooLarge := fmt.Errorf("reading results %s: larger than %d MiB, the most dmbench reads: a run's %s is far smaller (see resultfmt.MaxResultSize); this is not one",
+		name, maxResultSize>>20, ResultFile)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > maxResultSize {
+		return nil, tooLarge
+	}
+	in := &countingReader{r: io.LimitReader(f, maxResultSize+1)}
+	dec := json.NewDecoder(in)
+	var r Result
+	err = dec.Decode(&r)
+	if err == nil {
+		if _, end := dec.Token(); end != io.EOF { // only white space may follow, as json.Unmarshal wants
+			err = fmt.Errorf("more after the result's object")
+		}
+	}
+	switch {
+	case in.n > maxResultSize:
+		return nil, tooLarge
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("reading results: %w", fileError(err))
+		}
+		return nil, fmt.Errorf("reading results %s: not valid JSON: %w", name, termtext.Error(err))
 	}
 	return &r, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// fileError is err, from the file system, with the path it names escaped
+// (termtext.Escape): a folder's name on disk is whoever made it's choice.
+func fileError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %w", pe.Op, termtext.Escape(pe.Path), pe.Err)
+	}
+	return termtext.Error(err)
+}
+
+// Check decodes every histogram r stores and checks it against the figures stored beside
+// it: the histogram must decode (base64, then HdrHistogram's V2 compressed encoding), hold
+// as many values as its count says, and the figures must be possible (no negative count
+// or latency, percentiles in order from min to max). A latency stored without a histogram
+// (its figures only) passes. The histograms of the server's own reports in
+// server_view.snapshots are kept as the server sent them and not checked: the run noted
+// any it could not read (service_problem).
+//
+// The error names the first histogram that fails: the stage (or warm-up, connect time,
+// server view), the command and which of its histograms. Read, ReadDecoded and LoadSet
+// check every result they read.
+func (r *Result) Check() error { return r.check(false) }
+
+// check is Check; keep keeps each decoded histogram in its Latency for Decode.
+func (r *Result) check(keep bool) error {
+	var size int64
+	return r.eachLatency(func(where string, l *Latency) error {
+		h, err := l.check()
+		if err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		if h == nil {
+			return nil
+		}
+		if size += int64(h.ByteSize()); size > maxDecodedSize {
+			return fmt.Errorf("%s: the result's histograms take more than %d MiB decoded, far more than any dmbench run's: the result file is damaged or not from dmbench", where, maxDecodedSize>>20)
+		}
+		if keep {
+			l.decoded = h
+		}
+		return nil
+	})
+}
+
+// check checks l (see Result.Check) and returns its histogram decoded, nil when it has
+// none.
+func (l *Latency) check() (*hdrhistogram.Histogram, error) {
+	if l.Count < 0 {
+		return nil, fmt.Errorf("its count is %d, below zero: the result file is damaged", l.Count)
+	}
+	figures := []int64{l.MinUS, l.P50US, l.P90US, l.P99US, l.P999US, l.MaxUS}
+	if l.Count > 0 && (figures[0] < 0 || !slices.IsSorted(figures)) {
+		return nil, fmt.Errorf("its figures are impossible (min %d, p50 %d, p90 %d, p99 %d, p99.9 %d, max %d µs: below zero or out of order): the result file is damaged",
+			l.MinUS, l.P50US, l.P90US, l.P99US, l.P999US, l.MaxUS)
+	}
+	if l.Histogram == "" {
+		return nil, nil
+	}
+	return Latency{Count: l.Count, Histogram: l.Histogram}.Decode()
+}
+
+// stageName names stage i (0-based) in a message: stage 2 "ramp", the name escaped.
+func stageName(i int, name string) string {
+	return fmt.Sprintf("stage %d \"%s\"", i+1, termtext.Escape(name))
+}
+
+// eachLatency calls f with each latency distribution r stores and where it is, in the
+// order of the file, and stops at the first error.
+func (r *Result) eachLatency(f func(where string, l *Latency) error) error {
+	kinds := []struct {
+		name string
+		of   func(c *CommandResult) *Latency
+	}{
+		{"corrected latency", func(c *CommandResult) *Latency { return &c.Corrected }},
+		{"uncorrected latency", func(c *CommandResult) *Latency { return &c.Uncorrected }},
+		{"send delay", func(c *CommandResult) *Latency { return &c.SendDelay }},
+	}
+	stage := func(s *StageResult, title string) error {
+		for ci := range s.Commands {
+			c := &s.Commands[ci]
+			for _, k := range kinds {
+				if err := f(title+" "+termtext.Escape(c.Command)+" "+k.name, k.of(c)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if r.Warmup != nil {
+		if err := stage(r.Warmup, "warm-up"); err != nil {
+			return err
+		}
+	}
+	for si := range r.Stages {
+		if err := stage(&r.Stages[si], stageName(si, r.Stages[si].Name)); err != nil {
+			return err
+		}
+	}
+	if err := f("connect time", &r.Connections.ConnectTime); err != nil {
+		return err
+	}
+	sv := r.ServerView
+	if sv == nil {
+		return nil
+	}
+	join := func(j *ServerJoin, title string) error {
+		for ci := range j.Commands {
+			c := &j.Commands[ci]
+			if err := f("server view: "+title+" "+termtext.Escape(c.Command)+" server service time", &c.ServiceTime); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for si := range sv.Stages {
+		if err := join(&sv.Stages[si], stageName(si, sv.Stages[si].Name)); err != nil {
+			return err
+		}
+	}
+	if sv.Total != nil {
+		return join(sv.Total, "whole run")
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/internal/words"
 )
 
@@ -60,6 +61,10 @@ func ReadSet(paths ...string) ([]*Result, error) {
 // run folders beside a set, is refused with a list of what it holds, since which of them
 // is meant is a guess. The same run given twice is an error, since it would weigh twice
 // in the statistics.
+//
+// Each run is read as Read reads it: its histograms are decoded and checked, but not kept
+// decoded, since a set can be many runs and compare, its usual reader, reads only the
+// figures stored beside them.
 func LoadSet(paths ...string) (*Set, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("reading a result set: no folders given: give run folders, or folders of run folders")
@@ -75,7 +80,7 @@ func LoadSet(paths ...string) (*Set, error) {
 			key = filepath.Dir(key)
 		}
 		if prev, dup := seen[key]; dup {
-			return fmt.Errorf("reading a result set: run %s is given twice (as %s and %s): give each run once", path, prev, arg)
+			return fmt.Errorf("reading a result set: run %s is given twice (as %s and %s): give each run once", termtext.Escape(path), termtext.Escape(prev), termtext.Escape(arg))
 		}
 		seen[key] = arg
 		r, err := Read(path)
@@ -90,9 +95,9 @@ func LoadSet(paths ...string) (*Set, error) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("reading a result set: %s does not exist: give a run folder (as printed after a run) or a folder of run folders", p)
+				return nil, fmt.Errorf("reading a result set: %s does not exist: give a run folder (as printed after a run) or a folder of run folders", termtext.Escape(p))
 			}
-			return nil, fmt.Errorf("reading a result set: %w", err)
+			return nil, fmt.Errorf("reading a result set: %w", fileError(err))
 		}
 		if !fi.IsDir() || isRunFolder(p) {
 			if err := add(p, p); err != nil {
@@ -126,7 +131,7 @@ func isRunFolder(dir string) bool {
 func subFolders(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir) // sorted by name
 	if err != nil {
-		return nil, fmt.Errorf("reading a result set: %w", err)
+		return nil, fmt.Errorf("reading a result set: %w", fileError(err))
 	}
 	var out []string
 	for _, e := range entries {
@@ -171,23 +176,24 @@ func folderRuns(dir string) (runs []string, found *FoundSet, err error) {
 	case len(sets) == 1 && len(runs) == 0:
 		return sets[0].runs, &FoundSet{Arg: dir, Dir: sets[0].dir, Runs: len(sets[0].runs)}, nil
 	case len(sets) == 0:
-		return nil, nil, fmt.Errorf("reading a result set: %s holds no %s, no run folders (sub-folders with %s) and no result set: give a run folder or a folder of run folders", dir, ResultFile, ResultFile)
+		return nil, nil, fmt.Errorf("reading a result set: %s holds no %s, no run folders (sub-folders with %s) and no result set: give a run folder or a folder of run folders", termtext.Escape(dir), ResultFile, ResultFile)
 	}
+	// The folders' names are read from the disk: whoever made them chose them.
 	setNames := make([]string, len(sets))
 	for i, s := range sets {
-		setNames[i] = fmt.Sprintf("%s (%s)", filepath.Base(s.dir), words.Plural(len(s.runs), "run", "runs"))
+		setNames[i] = fmt.Sprintf("%s (%s)", termtext.Escape(filepath.Base(s.dir)), words.Plural(len(s.runs), "run", "runs"))
 	}
 	if len(runs) == 0 {
 		return nil, nil, fmt.Errorf("reading a result set: %s holds %d result sets: %s: name the one to read, e.g. %s",
-			dir, len(sets), words.ListSome(setNames, 8), sets[0].dir)
+			termtext.Escape(dir), len(sets), words.ListSome(setNames, 8), termtext.Escape(sets[0].dir))
 	}
 	runNames := make([]string, len(runs))
 	for i, r := range runs {
-		runNames[i] = filepath.Base(r)
+		runNames[i] = termtext.Escape(filepath.Base(r))
 	}
 	return nil, nil, fmt.Errorf("reading a result set: %s holds both run folders and result sets, so which to read is a guess: %s %s; %s %s: name one set (e.g. %s), or give the run folders one by one",
-		dir, words.Plural(len(runs), "run folder", "run folders"), words.ListSome(runNames, 8),
-		words.Plural(len(sets), "result set", "result sets"), words.ListSome(setNames, 8), sets[0].dir)
+		termtext.Escape(dir), words.Plural(len(runs), "run folder", "run folders"), words.ListSome(runNames, 8),
+		words.Plural(len(sets), "result set", "result sets"), words.ListSome(setNames, 8), termtext.Escape(sets[0].dir))
 }
 
 // # Schema versions

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dmbench/dmbench/chart"
 	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/metric"
 	"github.com/dmbench/dmbench/report"
 	"github.com/dmbench/dmbench/resultfmt"
@@ -136,11 +137,13 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 		Metrics: metrics, Alpha: f.alpha,
 	})
 	if err != nil {
-		return err
+		return termtext.Error(err) // it can name runs by their folders and hosts
 	}
+	// The warnings, regressions and chart errors below name what the result files hold
+	// (hosts, stages, commands): escaped, as report escapes what it prints.
 	if format == report.FormatCSV { // CSV has no place for them
 		for _, w := range cmp.Warnings {
-			fmt.Fprintln(stderr, "dmbench: warning:", w)
+			fmt.Fprintln(stderr, "dmbench: warning:", termtext.Escape(w))
 		}
 	}
 	if err := report.WriteComparison(c.OutOrStdout(), cmp, format); err != nil {
@@ -172,18 +175,18 @@ func runCompare(c *cobra.Command, args []string, f *compareFlags) error {
 		regs = append(regs, found...)
 	}
 	for _, r := range regs {
-		fmt.Fprintln(stderr, "dmbench: regression:", r)
+		fmt.Fprintln(stderr, "dmbench: regression:", termtext.Escape(r.String()))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError(err)
 	}
 	if len(regs) > 0 {
 		if chartErr != nil {
-			fmt.Fprintln(stderr, "dmbench:", chartErr)
+			fmt.Fprintln(stderr, "dmbench:", termtext.Error(chartErr))
 		}
 		return &exitError{code: exitRegression, err: fmt.Errorf("%d regression(s) beyond --fail-on %s", len(regs), strings.Join(f.failOn, " --fail-on "))}
 	}
-	return chartErr
+	return termtext.Error(chartErr)
 }
 
 // readSide reads one side's result set and says on w which sets it found inside the
@@ -198,7 +201,7 @@ func readSide(w io.Writer, tag string, paths []string) (*resultfmt.Set, error) {
 		if f.Runs == 1 {
 			runs = "run"
 		}
-		fmt.Fprintf(w, "dmbench: %s: read the result set %s (%d %s)\n", tag, f.Dir, f.Runs, runs)
+		fmt.Fprintf(w, "dmbench: %s: read the result set %s (%d %s)\n", tag, termtext.Escape(f.Dir), f.Runs, runs) // a folder found on disk
 	}
 	return set, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/report"
 	"github.com/dmbench/dmbench/resultfmt"
 )
@@ -74,7 +75,9 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 	if f.width < 0 {
 		return usageError(fmt.Errorf("--width %d is negative: give the columns to fit, or 0 for the terminal's", f.width))
 	}
-	r, err := resultfmt.Read(path)
+	// Decoded once to check it, each histogram is kept for the spectrum, the thresholds
+	// and the charts.
+	r, err := resultfmt.ReadDecoded(path)
 	if err != nil {
 		return err
 	}
@@ -95,8 +98,8 @@ func runReport(c *cobra.Command, path string, f *reportFlags) error {
 		return err
 	}
 	violations := comparison.CheckThresholds(r, thresholds)
-	for _, v := range violations {
-		fmt.Fprintln(c.ErrOrStderr(), "dmbench: threshold not met:", v)
+	for _, v := range violations { // they name the result's stages and commands
+		fmt.Fprintln(c.ErrOrStderr(), "dmbench: threshold not met:", termtext.Escape(v.String()))
 	}
 	if len(violations) > 0 {
 		return &exitError{code: exitThreshold, err: fmt.Errorf("%d threshold violation(s)", len(violations))}
@@ -112,21 +115,22 @@ func reportText(w io.Writer, r *resultfmt.Result, f *reportFlags) error {
 		return nil
 	}
 	for _, cmd := range r.Commands() {
+		name := termtext.Escape(cmd) // as the result file has it
 		h, _, err := r.Merged(cmd, resultfmt.Corrected)
 		if err != nil {
-			return fmt.Errorf("percentile spectrum of %s: %w", cmd, err)
+			return fmt.Errorf("percentile spectrum of %s: %w", name, err)
 		}
 		if h.TotalCount() == 0 {
-			if _, err := fmt.Fprintf(w, "\n%s: nothing timed, no percentile spectrum\n", cmd); err != nil {
+			if _, err := fmt.Fprintf(w, "\n%s: nothing timed, no percentile spectrum\n", name); err != nil {
 				return err
 			}
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "\n%s corrected latency (reply - intended send), all stages without warm-up, in milliseconds:\n", cmd); err != nil {
+		if _, err := fmt.Fprintf(w, "\n%s corrected latency (reply - intended send), all stages without warm-up, in milliseconds:\n", name); err != nil {
 			return err
 		}
 		if _, err := h.PercentilesPrint(w, spectrumTicks, 1000); err != nil {
-			return fmt.Errorf("printing the percentile spectrum of %s: %w", cmd, err)
+			return fmt.Errorf("printing the percentile spectrum of %s: %w", name, err)
 		}
 	}
 	return nil
@@ -163,7 +167,7 @@ func reportJSON(w io.Writer, r *resultfmt.Result, spectrum bool) error {
 	for _, cmd := range r.Commands() {
 		h, _, err := r.Merged(cmd, resultfmt.Corrected)
 		if err != nil {
-			return fmt.Errorf("percentile spectrum of %s: %w", cmd, err)
+			return fmt.Errorf("percentile spectrum of %s: %w", termtext.Escape(cmd), err)
 		}
 		points := []spectrumPoint{}
 		if h.TotalCount() > 0 {
@@ -173,9 +177,13 @@ func reportJSON(w io.Writer, r *resultfmt.Result, spectrum bool) error {
 		}
 		doc.Spectra[cmd] = points
 	}
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("printing the report as JSON: %w", err)
+	}
+	if _, err := w.Write(termtext.EscapeJSON(b.Bytes())); err != nil { // the spectra's keys are the result's commands
 		return fmt.Errorf("printing the report as JSON: %w", err)
 	}
 	return nil
