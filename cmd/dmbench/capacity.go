@@ -16,6 +16,7 @@ import (
 
 	"github.com/dmbench/dmbench/capacity"
 	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/resultfmt"
 	"github.com/dmbench/dmbench/scenarios"
@@ -241,9 +242,9 @@ func runCapacity(c *cobra.Command, name string, f *capacityFlags) error {
 	}
 	cfg.OnStep = func(s capacity.Step) {
 		fmt.Fprintf(stderr, "dmbench: step %d (%s) at %s: achieved %.0f/s, p50 %v, p99 %v: %s\n", s.N, s.Phase, capacity.FormatLevel(s.Level, cfg.Unit),
-			s.AchievedPerS, time.Duration(s.P50US)*time.Microsecond, time.Duration(s.P99US)*time.Microsecond, nonEmptyString(s.Why(), "pass"))
+			s.AchievedPerS, time.Duration(s.P50US)*time.Microsecond, time.Duration(s.P99US)*time.Microsecond, termtext.Escape(nonEmptyString(s.Why(), "pass")))
 	}
-	fmt.Fprintf(stderr, "dmbench: capacity of %s, stage %s, for %s within %v; steps in %s\n", sc.Name, st.Name, strings.Join(f.slos, ", "), f.budget, set)
+	fmt.Fprintf(stderr, "dmbench: capacity of %s, stage %s, for %s within %v; steps in %s\n", termtext.Escape(sc.Name), termtext.Escape(st.Name), strings.Join(f.slos, ", "), f.budget, set)
 	ans, searchErr := capacity.Search(sig.ctx, cfg, step)
 	if ans == nil {
 		return usageError(searchErr)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dmbench/dmbench/chart"
 	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/report"
 	"github.com/dmbench/dmbench/resultfmt"
 )
@@ -32,7 +33,7 @@ func runCharts(stderr io.Writer, dir string, r *resultfmt.Result) []report.Chart
 		}
 		if err != nil {
 			if !errors.Is(err, chart.ErrNoData) {
-				fmt.Fprintf(stderr, "dmbench: the %s chart: %v\n", kind, err)
+				fmt.Fprintf(stderr, "dmbench: the %s chart: %s\n", kind, termtext.Escape(err.Error()))
 			}
 			continue
 		}
@@ -52,7 +53,7 @@ func comparisonCharts(stderr io.Writer, c *comparison.Comparison) []report.Chart
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "dmbench: the comparison chart: %v\n", err)
+		fmt.Fprintf(stderr, "dmbench: the comparison chart: %s\n", termtext.Escape(err.Error()))
 		return nil
 	}
 	return []report.Chart{{Title: "Each metric's OLD and NEW medians with their 95% confidence intervals", SVG: svg.Bytes()}}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/version"
 
 	"github.com/spf13/cobra"
@@ -61,11 +62,11 @@ func run(args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(os.Stderr, "dmbench:", ee.err)
+			fmt.Fprintln(os.Stderr, "dmbench:", termtext.EscapeLines(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "dmbench:", err)
+	fmt.Fprintln(os.Stderr, "dmbench:", termtext.EscapeLines(err.Error())) // errors may quote files and servers
 	return exitFailed
 }
 

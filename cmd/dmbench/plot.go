@@ -14,6 +14,7 @@ import (
 
 	"github.com/dmbench/dmbench/chart"
 	"github.com/dmbench/dmbench/comparison"
+	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/resultfmt"
 )
 
@@ -140,7 +141,7 @@ func runPlot(c *cobra.Command, args []string, f *plotFlags) error {
 		return err
 	}
 	for _, fs := range set.Found {
-		fmt.Fprintf(stderr, "dmbench: read the result set %s (%d runs)\n", fs.Dir, fs.Runs)
+		fmt.Fprintf(stderr, "dmbench: read the result set %s (%d runs)\n", termtext.Escape(fs.Dir), fs.Runs)
 	}
 	runs := chart.RunsOf(set)
 	if err := chart.CheckCommand(f.command, runs); err != nil {
@@ -182,7 +183,7 @@ func runPlot(c *cobra.Command, args []string, f *plotFlags) error {
 		}
 		fig, err := drawPlot(job, opts)
 		if errors.Is(err, chart.ErrNoData) && !single {
-			fmt.Fprintf(stderr, "dmbench: skipped the %s chart of %s: %v\n", job.kind, job.name, err)
+			fmt.Fprintf(stderr, "dmbench: skipped the %s chart of %s: %s\n", job.kind, termtext.Escape(job.name), termtext.Escape(err.Error()))
 			continue
 		}
 		if err != nil {
