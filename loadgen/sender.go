@@ -216,10 +216,16 @@ func (c *client) runOpen(w *work, join int64, done func()) {
 		// generator was on time, the server was not there. It counts as sent here, for
 		// the achieved ratio, and as a send error in the results.
 		// Written on the pacer's thread unless more sends fall due right away, which the
-		// connections' writers then batch.
-		c.send(w, t.due, false, &e.pacerBatch, !e.pacer.dense(now))
-		e.openSent.Add(1)
+		// connections' writers then batch. On an I/O loop only this client's own next
+		// send counts: a queued send costs a wake-up of the loop, worth it only when
+		// several for one connection can share its write.
 		it, ok := next()
+		direct := !e.pacer.dense(now)
+		if c.onLoop {
+			direct = !ok || it-now >= int64(denseGap)
+		}
+		c.send(w, t.due, false, &e.pacerBatch, direct)
+		e.openSent.Add(1)
 		if !ok {
 			done()
 			return 0, false
