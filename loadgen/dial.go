@@ -16,18 +16,20 @@ const (
 	reconnectMax     = 5 * time.Second
 )
 
-// connectPaced starts the dial for the i-th position at start + i/rate, with at most
-// maxDialsInFlight dials at a time; an infinite rate dials them all at once. first is
-// called once per position when its first attempt is over; joined for each client that
-// connects. It returns when every dial (with Config.Reconnect, every retry) has ended.
-func (e *engine) connectPaced(ctx context.Context, rate float64, start int64, positions []int, first func(), joined func(*client)) {
+// connectPaced starts the dial for each slot's position at start + seq/rate (seq is its
+// place in the whole run's dial order, see dialSlots), with at most maxDialsInFlight
+// dials at a time; an infinite rate dials them all at once. first is called once per
+// slot when its first attempt is over; joined for each client that connects. It returns
+// when every dial (with Config.Reconnect, every retry) has ended.
+func (e *engine) connectPaced(ctx context.Context, rate float64, start int64, slots []dialSlot, first func(), joined func(*client)) {
 	sem := make(chan struct{}, maxDialsInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
-	for i, p := range positions {
-		at := start + int64(float64(i)/rate*float64(time.Second))
+	for i, sl := range slots {
+		p := sl.pos
+		at := start + int64(float64(sl.seq)/rate*float64(time.Second))
 		ready := true
 		if d := at - e.now(); d > 0 {
 			t.Reset(time.Duration(d))
@@ -45,7 +47,7 @@ func (e *engine) connectPaced(ctx context.Context, rate float64, start int64, po
 			}
 		}
 		if !ready {
-			for range positions[i:] {
+			for range slots[i:] {
 				first()
 			}
 			return
@@ -69,7 +71,7 @@ func (e *engine) connect(ctx context.Context, p int, first func(), joined func(*
 	for {
 		c := newClient(e, p)
 		opts := transport.DialOptions{OnEvent: c.onEvent, Reconnect: e.cfg.Reconnect, MaxFrameSize: e.cfg.MaxFrame, RecvBudget: e.budget}
-		if il := e.loopFor(p); il != nil {
+		if il := e.loopFor(p / e.sh.shard.count()); il != nil { // a shard's clients spread over every loop
 			c.onLoop, c.rb = true, &il.rb
 			opts.Loop, opts.Handler = il.l, loopHandler{c: c, il: il}
 		}

@@ -93,6 +93,7 @@
 //	dial.go        connecting clients, paced or all at once, with reconnects
 //	client.go      one DEALER connection: its state, connection events and shutdown
 //	loop.go        clients on I/O loops (transport.Loop): no receiver goroutine, one batch per loop
+//	shard.go       sharded runs (Config.Shard: the clients p mod N = i), Config.StartAt, LateError
 //	sender.go      a client's sender: open-loop and closed-loop sending, one request's send
 //	receiver.go    a client's receiver: matching replies, timeouts, classifying outcomes
 //	pending.go     a client's table of outstanding requests and their timeout queues

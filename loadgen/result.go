@@ -68,6 +68,16 @@ type Config struct {
 	// The stage waits for it, so it must return at once: start slow work, such as asking
 	// the server for a report (serverview.Poller.Stage), without waiting for it.
 	OnStage func(index int, name string, at time.Time)
+	// Shard, if set, runs one share of a sharded run: the client positions p of every
+	// stage with p mod Shard.Count == Shard.Index, each as in the whole run (see Shard).
+	Shard Shard
+	// StartAt, if set, starts the first stage's clock at this wall-clock instant, the one
+	// every shard of a run is given: the first stage's clients connect first (with
+	// ConnectRate 0), then Run waits for it. Run returns a LateError, having sent
+	// nothing, when it has passed by then. Result.Start is then StartAt: the connecting
+	// before it is not part of the run's time. Zero starts as soon as the clients are
+	// connected.
+	StartAt time.Time
 }
 
 // IntervalSink receives interval histograms as Run closes each interval. Calls come from

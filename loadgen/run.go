@@ -45,7 +45,8 @@ type engine struct {
 	plan *Plan
 	dial dialFunc
 
-	base  time.Time // Result.Start; every int64 time is ns since base (monotonic)
+	base  time.Time // every int64 time is ns since base (monotonic); Result.Start but with Config.StartAt
+	sh    shardState
 	nonce [nonceLen]byte
 	tick  time.Duration // how long a receiver whose connection is down waits between looks
 
@@ -101,6 +102,9 @@ func run(ctx context.Context, cfg Config, dial dialFunc) (*Result, error) {
 // on I/O loops (Config.IOLoops).
 func runWith(ctx context.Context, cfg Config, dial dialFunc, loopsOK bool) (*Result, error) {
 	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	if err := checkStartAt(cfg.StartAt, time.Now()); err != nil {
 		return nil, err
 	}
 	e := &engine{
@@ -223,7 +227,7 @@ func (e *engine) busy() (n, since int64) {
 }
 
 func (e *engine) run(ctx context.Context) (*Result, error) {
-	e.base = time.Now()
+	e.startClock(time.Now())
 	res := &Result{Start: e.base}
 	cpu0 := newCPUWatch()
 	gc := newGCWatch()
@@ -304,6 +308,9 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 	res.Connections.RecvPeak, res.Connections.RecvBudget = e.budget.Peak(), e.budget.Limit()
 	gc.sample()
 	e.selfWatch(res, cpu0, gc)
+	if e.sh.timed && len(stageTimes) > 0 && stageTimes[0].start == e.sh.startAt {
+		res.Start = e.at(e.sh.startAt) // Config.StartAt
+	}
 
 	if fatal != nil {
 		return res, fatal
@@ -373,7 +380,7 @@ func (e *engine) noteConnectedAtEnd() {
 			up++
 		}
 	}
-	e.conn.stagesEnded(up, len(e.active))
+	e.conn.stagesEnded(up, e.sh.shard.Clients(len(e.active)))
 }
 
 func (e *engine) noConnectionError() error {
@@ -406,5 +413,8 @@ func validate(cfg *Config) error {
 	if cfg.StallThreshold <= 0 {
 		cfg.StallThreshold = time.Second
 	}
-	return cfg.Plan.Validate()
+	if err := cfg.Plan.Validate(); err != nil {
+		return err
+	}
+	return cfg.Shard.Validate(&cfg.Plan)
 }

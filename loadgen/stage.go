@@ -20,8 +20,11 @@ type stageSpan struct{ start, end, sendEnd int64 }
 //
 // New connections for the stage are dialled all at once (ConnectRate 0: the stage's clock
 // starts when every dial has had its first attempt) or paced at ConnectRate from the
-// stage's start. With Config.Reconnect a failed dial is retried with backoff while the
-// stage lasts, and a client that connects late joins the stage's schedule from then on.
+// stage's start. The first stage's clock starts at Config.StartAt when it is set, after
+// those dials (a LateError when it has passed). A shard (Config.Shard) dials only its
+// own positions, each when the whole run would dial it. With Config.Reconnect a failed
+// dial is retried with backoff while the stage lasts, and a client that connects late
+// joins the stage's schedule from then on.
 // A stage bounded by duration ends at its time; one bounded by count ends when every
 // first dial attempt is over and every client that joined has sent its share.
 func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error) {
@@ -30,6 +33,7 @@ func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error
 
 	// Close clients beyond this stage's number, once their requests are done.
 	e.clientsMu.Lock()
+	prev := min(len(e.active), n)
 	var retired []*client
 	for len(e.active) > n {
 		last := len(e.active) - 1
@@ -41,12 +45,13 @@ func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error
 	for len(e.active) < n {
 		e.active = append(e.active, nil)
 	}
-	var missing []int
+	var missing []int // this shard's positions without a client
 	for i, c := range e.active {
-		if c == nil {
+		if c == nil && e.sh.shard.Owns(i) {
 			missing = append(missing, i)
 		}
 	}
+	slots := e.dialSlots(missing, prev)
 	e.clientsMu.Unlock()
 	for _, c := range retired {
 		c.retire()
@@ -68,7 +73,7 @@ func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error
 		connWG.Add(1)
 		go func() {
 			defer connWG.Done()
-			e.connectPaced(stageCtx, math.Inf(1), e.now(), missing, sr.firstDone, join)
+			e.connectPaced(stageCtx, math.Inf(1), e.now(), slots, sr.firstDone, join)
 		}()
 		sr.waitFirst(e.stopSend)
 		if s == 0 && e.connected.Load() == 0 && !e.cfg.Reconnect && !e.stopping.Load() {
@@ -79,6 +84,13 @@ func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error
 		}
 	}
 	start := e.now()
+	if s == 0 && e.sh.timed {
+		if start, err = e.awaitStart(); err != nil {
+			cancel()
+			connWG.Wait()
+			return stageSpan{start, start, start}, err
+		}
+	}
 	if s == 0 {
 		e.warmStart.Store(start)
 	}
@@ -108,7 +120,7 @@ func (e *engine) runStage(ctx context.Context, s int) (span stageSpan, err error
 		connWG.Add(1)
 		go func() {
 			defer connWG.Done()
-			e.connectPaced(stageCtx, st.ConnectRate, start, missing, sr.firstDone, join)
+			e.connectPaced(stageCtx, st.ConnectRate, start, slots, sr.firstDone, join)
 		}()
 	}
 
@@ -278,12 +290,17 @@ type mixEntry struct {
 
 // prepare builds every client's part of stage s: its mix (calling the name factories,
 // from this one goroutine) and its random sources, seeded from Plan.Seed, the stage and
-// the client, so a run's commands, names and Poisson gaps repeat with its seed.
+// the client, so a run's commands, names and Poisson gaps repeat with its seed. A shard
+// prepares only its own clients, by their positions in the whole run; the others' parts
+// stay empty.
 func (e *engine) prepare(s int) []work {
 	st := &e.plan.Stages[s]
 	works := make([]work, st.Clients)
 	seed := uint64(e.plan.Seed)
 	for c := range works {
+		if !e.sh.shard.Owns(c) {
+			continue
+		}
 		w := &works[c]
 		w.stage, w.st, w.clients = s, st, st.Clients
 		stream := uint64(s)<<32 | uint64(c)

@@ -53,6 +53,11 @@ type runFlags struct {
 	metricsAddr    string
 	metricsLinger  time.Duration
 	metrics        *promexport.Run // with --metrics-addr, set by runScenario
+	shardFlag      string          // --shard i/N
+	startAtFlag    string          // --start-at RFC 3339
+	shards         int             // --shards N: run N shard processes here and merge them
+	shard          loadgen.Shard   // --shard, parsed; the zero Shard without it
+	startAt        time.Time       // --start-at, parsed; zero without it
 }
 
 func newRunCommand() *cobra.Command {
@@ -98,6 +103,12 @@ func newRunCommand() *cobra.Command {
 		"closes its connection (counted as \"receive budget exhausted\")")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the run at `host:port`/metrics (e.g. 127.0.0.1:9464); off when empty")
 	fs.DurationVar(&f.metricsLinger, "metrics-linger", 0, "with --metrics-addr, keep serving this long after the run ends, so that a scraper gets the final figures")
+	fs.StringVar(&f.shardFlag, "shard", "", "run shard `i/N` of a sharded run (0 <= i < N): the clients p of every stage with p mod N = i, each as in\n"+
+		"the whole run; dmbench merge joins the N shards' results (needs --target: one server for every shard)")
+	fs.StringVar(&f.startAtFlag, "start-at", "", "with --shard, start the first stage at this RFC 3339 `instant` (e.g. 2026-01-01T12:00:00Z), the same for\n"+
+		"every shard: connect first, then wait for it; a shard connected after it refuses to run")
+	fs.IntVar(&f.shards, "shards", 0, "run the scenario as `N` shards on this machine: N child processes (--shard i/N, one --start-at)\n"+
+		"writing into <out>/<time>-<scenario>-shardsN/shard-i, then merge them into .../merged (needs --target)")
 	f.transport = addTransportFlag(fs)
 	f.broker = addBrokerFlags(fs)
 	return c
@@ -155,7 +166,17 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	if f.stallThreshold < 0 {
 		return usageError(fmt.Errorf("--stall-threshold %v is negative: give 0 (the default, 1s) or more", f.stallThreshold))
 	}
-	if err := checkFDs(sc, f.signalling == "" && f.target == "" && sc.Target == ""); err != nil {
+	if c.Flags().Changed("shards") {
+		return runShards(c, name, sc, f, thresholds)
+	}
+	if err := parseShardFlags(c, sc, f); err != nil {
+		return err
+	}
+	if f.shard.Count > 0 {
+		if err := checkShardFDs(sc, f.shard); err != nil {
+			return usageError(err)
+		}
+	} else if err := checkFDs(sc, f.signalling == "" && f.target == "" && sc.Target == ""); err != nil {
 		return usageError(err)
 	}
 	reportUnfinished(c.ErrOrStderr(), f.out)
@@ -168,7 +189,11 @@ func runScenario(c *cobra.Command, name string, f *runFlags) error {
 	sig := watchInterrupts(c.ErrOrStderr())
 	defer sig.stop()
 	if f.metricsAddr != "" {
-		f.metrics = promexport.NewRun(sc.Name, "")
+		shardLabel := ""
+		if f.shard.Count > 0 {
+			shardLabel = fmt.Sprintf("%d/%d", f.shard.Index, f.shard.Count)
+		}
+		f.metrics = promexport.NewRun(sc.Name, shardLabel)
 		ms, err := promexport.Serve(f.metricsAddr, f.metrics.Registry())
 		if err != nil {
 			return usageError(fmt.Errorf("--metrics-addr: %w", err))
@@ -254,6 +279,9 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 	meta.Labels = labels
 	meta.Args = os.Args
 	meta.Flags = changedFlags(c.Flags())
+	if f.shard.Count > 0 {
+		meta.Shard = &resultfmt.Shard{Index: f.shard.Index, Count: f.shard.Count, StartAt: f.startAt.UTC()}
+	}
 
 	addr, srv, err := target(c, f, sc)
 	if err != nil {
@@ -286,6 +314,9 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 		where = addr
 	}
 	fmt.Fprintf(stderr, "dmbench: running %s against %s (transport %s), results in %s\n", sc.Name, where, *f.transport, out)
+	if f.shard.Count > 0 {
+		noteShard(stderr, f)
+	}
 
 	interruptDrain := loadgen.DefaultInterruptDrain
 	if f.drain > 0 {
@@ -304,7 +335,11 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 		cfg.Progress = func(p loadgen.Progress) { m.Progress(p); progress.Update(p) }
 		cfg.OnStage = m.Stage
 	}
-	poller, view := startServerView(ctx, c, f, addr)
+	if f.shard.Count > 1 {
+		cfg.Progress = shardProgress(&cfg.Plan, f.shard, cfg.Progress)
+	}
+	cfg.Shard, cfg.StartAt = f.shard, f.startAt
+	poller, view := startServerView(ctx, c, f, addr) // the "start" report comes before the wait for --start-at
 	if poller != nil {
 		defer poller.Stop() // on an early return; the View is taken below otherwise
 		cfg.OnStage = poller.Stage
@@ -316,6 +351,11 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 	progress.Done()
 	var sinkErr *loadgen.SinkError
 	if runErr != nil && !errors.As(runErr, &sinkErr) {
+		var late *loadgen.LateError
+		if errors.As(runErr, &late) {
+			return nil, fmt.Errorf("%s: --start-at: %w; nothing was written (on Kubernetes, where a shard is not retried, "+
+				"delete both jobs and apply them again with a later START_AT)", shardName(f.shard), runErr)
+		}
 		return nil, fmt.Errorf("run %s against %s: %w", sc.Name, addr, runErr)
 	}
 	started = true
