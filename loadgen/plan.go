@@ -78,3 +78,12 @@ type Request struct {
 type Namer interface {
 	Next() []byte
 }
+
+// ShardedNamer is a Namer whose names are drawn from a count that all clients of a stage
+// share (a sequential count without a client in the name). In a sharded run the engine
+// calls Shard on each, so that shard i takes the names i, i+N, i+2N, … of the count
+// and the shards together name what one run would, none twice.
+type ShardedNamer interface {
+	Namer
+	Shard(index, count int)
+}

@@ -39,6 +39,14 @@ func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 // count is the shard count with the zero Shard as one shard.
 func (s Shard) count() int { return max(s.Count, 1) }
 
+// namer strides a shared count of names across the shards (ShardedNamer).
+func (s Shard) namer(n Namer) Namer {
+	if sn, ok := n.(ShardedNamer); ok && s.count() > 1 {
+		sn.Shard(s.Index, s.Count)
+	}
+	return n
+}
+
 // Owns reports whether the shard runs the client at position p (0-based) of a stage.
 func (s Shard) Owns(p int) bool { return p%s.count() == s.Index }
 

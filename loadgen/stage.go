@@ -319,10 +319,10 @@ func (e *engine) prepare(s int) []work {
 				timeout:     int64(e.timeoutOf(r)),
 			}
 			if r.Group != nil {
-				m.group = r.Group(c)
+				m.group = e.sh.shard.namer(r.Group(c))
 			}
 			if r.Channel != nil {
-				m.channel = r.Channel(c)
+				m.channel = e.sh.shard.namer(r.Channel(c))
 			}
 			w.mix = append(w.mix, m)
 		}

@@ -127,7 +127,7 @@ func (s *NameSource) Namer(client int) *Namer {
 		if g.PerClient {
 			n.counter = new(atomic.Uint64)
 		} else {
-			n.counter = &s.next
+			n.counter, n.shared = &s.next, true
 		}
 	case Uniform, Zipf:
 		n.rng = rand.New(rand.NewPCG(mix64(uint64(s.seed)^mix64(g.Stream)), mix64(uint64(client)+0x9e3779b97f4a7c15)))
@@ -148,6 +148,9 @@ type Namer struct {
 	head    int // bytes of prefix and client number at the start of buf
 	buf     []byte
 	counter *atomic.Uint64
+	shared  bool   // counter is the NameSource's, shared by its clients
+	offset  uint64 // a sharded run's shard takes counts offset, offset+stride, …
+	stride  uint64
 	rng     *rand.Rand
 	zipf    *rand.Zipf
 }
@@ -169,13 +172,28 @@ func (n *Namer) Next() []byte {
 func (n *Namer) Index() uint64 {
 	switch n.kind {
 	case Sequential:
-		return (n.counter.Add(1) - 1) % n.n
+		k := n.counter.Add(1) - 1
+		if n.stride > 1 {
+			k = k*n.stride + n.offset
+		}
+		return k % n.n
 	case Uniform:
 		return n.rng.Uint64N(n.n)
 	case Zipf:
 		return n.zipf.Uint64()
 	}
 	return 0
+}
+
+// Shard makes a Namer that draws from a count shared by the stage's clients (Sequential
+// without PerClient) take, as shard index of count, the names index, index+count, … of
+// it, so that the shards of a sharded run together name what one run would. Other
+// Namers are unchanged: their names are the client's own, or random draws that repeat
+// anyway.
+func (n *Namer) Shard(index, count int) {
+	if n.shared && count > 1 && index >= 0 && index < count {
+		n.offset, n.stride = uint64(index), uint64(count)
+	}
 }
 
 // format writes name i into the buffer after the head, padded with '0's to n.pad.

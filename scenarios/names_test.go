@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"github.com/dmbench/dmbench/loadgen"
+
 	"fmt"
 	"math"
 	"testing"
@@ -203,5 +205,43 @@ func BenchmarkNamerNext(b *testing.B) {
 			}
 			b.ReportMetric(float64(n)/float64(b.N), "bytes/name")
 		})
+	}
+}
+
+// TestSequentialSharded: the shards of a sharded run, each with its own source (its own
+// process), draw disjoint names from a shared sequential count, and together the names
+// one run would; a per-client count is not strided (its names carry the client).
+func TestSequentialSharded(t *testing.T) {
+	const shards, perShard = 3, 7
+	whole := map[string]bool{}
+	one := NameGen{Kind: Sequential, N: 1000, Prefix: "g"}.Source(1).Namer(0)
+	for range shards * perShard {
+		whole[string(one.Next())] = true
+	}
+	union := map[string]int{}
+	for i := range shards {
+		n := NameGen{Kind: Sequential, N: 1000, Prefix: "g"}.Source(1).Namer(i)
+		var ln loadgen.Namer = n
+		sn, ok := ln.(loadgen.ShardedNamer)
+		if !ok {
+			t.Fatal("a scenario Namer is not a loadgen.ShardedNamer")
+		}
+		sn.Shard(i, shards)
+		for range perShard {
+			union[string(n.Next())]++
+		}
+	}
+	for name, k := range union {
+		if k != 1 || !whole[name] {
+			t.Errorf("name %s drawn %d times, in the whole run's names: %v", name, k, whole[name])
+		}
+	}
+	if len(union) != len(whole) {
+		t.Errorf("the shards drew %d names, one run %d", len(union), len(whole))
+	}
+	pc := NameGen{Kind: Sequential, N: 1000, Prefix: "g", PerClient: true}.Source(1).Namer(4)
+	pc.Shard(1, shards)
+	if got := string(pc.Next()); got != "g4.0" {
+		t.Errorf("a per-client count after Shard names %q first, want g4.0", got)
 	}
 }
