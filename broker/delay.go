@@ -9,7 +9,7 @@ import (
 // added latency does not occupy the processing goroutine: a min-heap on due time (ties in
 // arrival order), one timer, no goroutine per reply.
 type delayQueue struct {
-	send func([][]byte) error
+	send func([][]byte, replyTag)
 	done <-chan struct{}
 
 	mu    sync.Mutex
@@ -19,20 +19,21 @@ type delayQueue struct {
 	wake  chan struct{} // a new earliest item; capacity 1
 }
 
-// delayed is one reply: its frames copied into buf.
+// delayed is one reply: its frames copied into buf, and its request's counter.
 type delayed struct {
 	due    time.Time
 	seq    uint64
 	frames [][]byte
 	buf    []byte
+	tag    replyTag
 }
 
-func newDelayQueue(send func([][]byte) error, done <-chan struct{}) *delayQueue {
+func newDelayQueue(send func([][]byte, replyTag), done <-chan struct{}) *delayQueue {
 	return &delayQueue{send: send, done: done, wake: make(chan struct{}, 1)}
 }
 
-// push copies frames and queues them to be sent at due.
-func (q *delayQueue) push(frames [][]byte, due time.Time) {
+// push copies frames and queues them to be sent at due; tag goes to send with them.
+func (q *delayQueue) push(frames [][]byte, due time.Time, tag replyTag) {
 	q.mu.Lock()
 	var d *delayed
 	if n := len(q.free); n > 0 {
@@ -41,7 +42,7 @@ func (q *delayQueue) push(frames [][]byte, due time.Time) {
 		d = &delayed{}
 	}
 	d.copyFrom(frames)
-	d.due, d.seq = due, q.seq
+	d.due, d.seq, d.tag = due, q.seq, tag
 	q.seq++
 	q.items = append(q.items, d)
 	q.up(len(q.items) - 1)
@@ -94,7 +95,8 @@ func (q *delayQueue) run() {
 		}
 		q.mu.Unlock()
 		if d != nil {
-			_ = q.send(d.frames) // an unknown or closed peer is counted by the transport
+			q.send(d.frames, d.tag)
+			d.tag = replyTag{}
 			q.mu.Lock()
 			q.free = append(q.free, d)
 			q.mu.Unlock()

@@ -50,7 +50,11 @@
 // delimiter. The broker keeps reading the connection.
 //
 // Counters and service times are kept per command; PERFMNCE is counted in Report.Reports
-// instead, so polling does not look like load. A request's service time runs from when the
+// instead, so polling does not look like load. A reply the transport refuses because the
+// peer's send queue, or every peer's, is at its cap (Config.Listen's memory budget: a
+// peer that does not read its replies) is counted in Report.Dropped.QueueFull, and its
+// request stays in Received but leaves Completed (or Exceptions): it was not answered.
+// Server.RouterStats has the budget's gauges. A request's service time runs from when the
 // processing goroutine takes it to when its reply is handed to the transport (or to the
 // Latency queue), and includes the ServiceTime fault but not a pause before it.
 //

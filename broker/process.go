@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dmbench/dmbench/protocol"
+	"github.com/dmbench/dmbench/transport"
 )
 
 // process handles one message under the processing lock and sends its reply, if any.
@@ -14,7 +15,7 @@ func (s *Server) process(frames [][]byte, t0 time.Time) {
 	if !s.compat && s.store.nextExpiry() <= s.nowNS {
 		s.store.expire(s.nowNS)
 	}
-	cs, reply := s.handle(frames)
+	cs, ok, reply := s.handle(frames)
 	var out [][]byte
 	if reply {
 		out = s.enc.Encode(&s.out)
@@ -33,20 +34,49 @@ func (s *Server) process(frames [][]byte, t0 time.Time) {
 	if !reply {
 		return
 	}
+	tag := replyTag{cs: cs, ok: ok}
 	if s.delay != nil {
-		s.delay.push(out, time.Now().Add(s.cfg.Faults.Latency))
+		s.delay.push(out, time.Now().Add(s.cfg.Faults.Latency), tag)
 		return
 	}
-	_ = s.router.Send(out) // a peer gone meanwhile is counted by the router
+	s.send(out, tag)
+}
+
+// replyTag says which counter a reply's request was counted in: cs's Completed when ok,
+// its Exceptions otherwise, or neither when cs is nil (a malformed request).
+type replyTag struct {
+	cs *cmdStats
+	ok bool
+}
+
+// send hands a reply to the router. A reply the router drops because the peer's send
+// queue (or every peer's) is full, transport.ErrSlowPeer, is counted in
+// Report.Dropped.QueueFull and its request taken out of Completed or Exceptions: it was
+// not answered. A peer gone meanwhile is counted by the router.
+func (s *Server) send(out [][]byte, tag replyTag) {
+	if err := s.router.Send(out); err == nil || !errors.Is(err, transport.ErrSlowPeer) {
+		return
+	}
+	s.mu.Lock()
+	s.stats.dropped.QueueFull++
+	switch {
+	case tag.cs == nil:
+	case tag.ok:
+		tag.cs.completed--
+	default:
+		tag.cs.exceptions--
+	}
+	s.mu.Unlock()
 }
 
 // handle decodes and handles a message. It returns the counters to record the service
-// time in (nil for a malformed message) and whether s.out is a reply to send.
-func (s *Server) handle(frames [][]byte) (*cmdStats, bool) {
+// time in (nil for a malformed message), whether the command succeeded (counted in
+// Completed, else in Exceptions), and whether s.out is a reply to send.
+func (s *Server) handle(frames [][]byte) (*cmdStats, bool, bool) {
 	m := &s.msg
 	err := protocol.Decode(frames, m)
 	if err != nil && !protocol.IsBadProperty(err) {
-		return nil, s.malformed(frames, m, err)
+		return nil, false, s.malformed(frames, m, err)
 	}
 	cs := s.stats.of(m.Command)
 	cs.received++
@@ -62,14 +92,14 @@ func (s *Server) handle(frames [][]byte) (*cmdStats, bool) {
 		cs.exceptions++
 	}
 	if !m.Properties.Ack {
-		return cs, false
+		return cs, ok, false
 	}
 	if s.compat {
 		s.echoCompat(m, ok)
 	} else if m.Command == protocol.Performance && ok {
 		s.replyReport(m) // after counting, so that the report includes this request
 	}
-	return cs, true
+	return cs, ok, true
 }
 
 // malformed counts an undecodable message and, in the reference mode, answers it with

@@ -74,7 +74,8 @@ type Config struct {
 	// Now is the clock of group expiry, for tests; nil is time.Now. Service times, pauses
 	// and latency use the real clock.
 	Now func() time.Time
-	// Listen are the router's options.
+	// Listen are the router's options, its memory budget among them (the caps on bytes
+	// received and not yet processed, and on replies queued for each peer and for all).
 	Listen transport.ListenOptions
 }
 
@@ -176,7 +177,7 @@ func Start(cfg Config) (*Server, error) {
 	s.router = r
 	s.start = time.Now()
 	if f.Latency > 0 {
-		s.delay = newDelayQueue(r.Send, s.done)
+		s.delay = newDelayQueue(s.send, s.done)
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.delay.run() }()
 	}
@@ -209,6 +210,11 @@ func (s *Server) Addr() string { return s.router.Addr() }
 
 // Mode returns the broker's mode.
 func (s *Server) Mode() Mode { return s.cfg.Compat }
+
+// RouterStats returns the router's counters: connections, and the memory budget's gauges
+// and drops (transport.ListenOptions describes the budget). Report.Dropped.QueueFull
+// counts the same replies as RouterStats.SendDropped, as the broker saw them.
+func (s *Server) RouterStats() transport.RouterStats { return s.router.Stats() }
 
 // Close stops the broker: it closes the router and every connection, and returns once
 // every goroutine the broker started has ended. Replies waiting for the Latency fault are

@@ -336,10 +336,9 @@ func TestDelayQueueOrder(t *testing.T) {
 	done := make(chan struct{})
 	sent := make(chan string, 10)
 	var sentAt []time.Time
-	q := newDelayQueue(func(f [][]byte) error {
+	q := newDelayQueue(func(f [][]byte, _ replyTag) {
 		sentAt = append(sentAt, time.Now())
 		sent <- string(f[0])
-		return nil
 	}, done)
 	finished := make(chan struct{})
 	go func() { q.run(); close(finished) }()
@@ -350,7 +349,7 @@ func TestDelayQueueOrder(t *testing.T) {
 	}{{"c", 60 * time.Millisecond}, {"a", 20 * time.Millisecond}, {"b", 40 * time.Millisecond}, {"b2", 40 * time.Millisecond}, {"now", 0}}
 	for _, o := range offsets {
 		buf := []byte(o.name)
-		q.push([][]byte{buf}, base.Add(o.d))
+		q.push([][]byte{buf}, base.Add(o.d), replyTag{})
 		copy(buf, "XXXX") // the queue must have copied the frame
 	}
 	var got []string

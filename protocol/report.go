@@ -41,7 +41,7 @@ type Report struct {
 	Commands      map[string]CommandCounts `msgpack:"commands"`       // by wire name; "unknown" for the rest
 	Reports       CommandCounts            `msgpack:"reports"`        // PERFMNCE requests
 	Malformed     uint64                   `msgpack:"malformed"`      // messages whose command could not be read
-	Dropped       Dropped                  `msgpack:"dropped"`        // by fault injection
+	Dropped       Dropped                  `msgpack:"dropped"`        // by fault injection or a full send queue
 
 	// Extra holds keys of the map that this schema does not know, as decoded; Missing
 	// lists this schema's keys the map lacked. Neither is sent.
@@ -62,10 +62,16 @@ type CommandCounts struct {
 	ServiceTime []byte `msgpack:"service_time"`
 }
 
-// Dropped counts what the server's fault injection discarded.
+// Dropped counts what the server discarded: by fault injection (Requests, Replies), and
+// replies its transport refused (QueueFull).
 type Dropped struct {
 	Requests uint64 `msgpack:"requests"` // discarded before processing (not in Received)
 	Replies  uint64 `msgpack:"replies"`  // discarded after processing (in Completed)
+	// QueueFull counts replies dropped because the peer's send queue, or every peer's
+	// together, was at its cap (a peer that does not read its replies). Their requests
+	// are in Received but not in Completed or Exceptions: they were not answered. A
+	// server that predates it sends no such key, read as 0.
+	QueueFull uint64 `msgpack:"queue_full"`
 }
 
 // reportKeys are the top-level keys of the schema, for Missing and Extra.

@@ -17,10 +17,15 @@ package transport
 //
 // Choices the interface leaves open, made here:
 //
-//   - A ROUTER peer's send queue is bounded (nativeRouterQueue bytes). Send to a peer whose
-//     queue is full does not block the caller (which would stall replies to every other
-//     peer): the message is dropped and Send returns an error wrapping ErrSlowPeer. A peer
-//     whose writer can move no byte for WriteTimeout is closed with ErrSlowPeer. A write
+//   - The ROUTER keeps a memory budget (ListenOptions documents it): its peers' send
+//     queues are capped in bytes, each and together (MaxSendQueued, MaxSendQueuedTotal,
+//     half of which is kept for each peer's share: reserveSend).
+//     Send to a peer whose queue is full does not block the caller (which would stall
+//     replies to every other peer): the message is dropped, counted in
+//     RouterStats.SendDropped, and Send returns an error wrapping ErrSlowPeer. Queued
+//     bytes are counted from Send until the writer's Write returns them written (the
+//     writer writes through nativeRouterWriter, which subtracts them). A peer whose
+//     writer can move no byte for WriteTimeout is closed with ErrSlowPeer. A write
 //     cannot tell when inside it the last byte moved, so a write that moved some bytes
 //     and then stalled restarts the clock: the close comes after 7/8 to 2× WriteTimeout
 //     of no progress.
@@ -33,9 +38,15 @@ package transport
 //     is for connections that had completed their handshake. Close reports no events.
 //   - Messages queued but not yet written when a connection drops are lost, like libzmq's;
 //     Send reports ErrDisconnected from then on, so nothing is dropped silently afterwards.
-//   - A ROUTER connection whose received messages the consumer has not yet taken reaches
-//     nativeRouterInFlight (1024) and stops reading until the consumer catches up: TCP
-//     pushes back on that peer alone, and memory stays bounded.
+//   - A ROUTER connection stops reading while the consumer has not released its
+//     messages and they retain MaxRecvRetained bytes, or every connection's together
+//     MaxRecvRetainedTotal, or they number nativeRouterInFlight (1024): TCP pushes back
+//     on that peer alone, and memory stays bounded. Retained bytes are each message's
+//     buffers (nativeInMsg.footprint), counted from when the reader starts filling it
+//     (growing as it fills) until the consumer releases it. A connection that holds no
+//     unreleased message may always read one, so that no peer starves. Released
+//     buffers return to a per-connection pool bounded in bytes (nativeRouterPoolConn,
+//     nativeRouterPoolTotal); beyond it they go to the garbage collector.
 //   - Incoming limits: a frame above MaxFrameSize, a message above twice MaxFrameSize or
 //     above 65,536 frames, or a command above 1 MiB closes the connection with
 //     ErrFrameTooLarge.
@@ -112,11 +123,15 @@ const (
 	nativeRetainBuf = 256 << 10
 	// nativeDealerQueue is the DEALER's high-water mark in bytes: Send blocks above it.
 	nativeDealerQueue = 8 << 20
-	// nativeRouterQueue is a ROUTER peer's high-water mark in bytes: Send drops above it.
-	nativeRouterQueue = 8 << 20
 	// nativeRouterInFlight bounds the received messages of one connection that the consumer
 	// has not yet released; a connection at the bound stops reading (TCP pushes back).
+	// ListenOptions.MaxRecvRetained bounds their bytes.
 	nativeRouterInFlight = 1024
+	// nativeRouterPoolConn and nativeRouterPoolTotal bound the released message buffers
+	// a ROUTER keeps for reuse, per connection and over all (each at most a quarter of
+	// the matching receive cap).
+	nativeRouterPoolConn  = 256 << 10
+	nativeRouterPoolTotal = 64 << 20
 )
 
 // nativeReadBuf is a connection's read buffer. It starts small and doubles, up to nativeReadBufMax,

@@ -116,6 +116,12 @@ type Router interface {
 }
 
 // RouterStats counts what a Router saw since it started.
+//
+// The memory budget's gauges and counters (from RetainedRecvBytes on) are the native
+// ROUTER's; the zmq4 ROUTER leaves them zero. "Retained" bytes are received messages the
+// consumer has not released, counted with their buffers (ListenOptions.MaxRecvRetained);
+// "queued" bytes are encoded outgoing messages not yet written to their sockets
+// (ListenOptions.MaxSendQueued). A peak is the highest value since the Router started.
 type RouterStats struct {
 	Peers        int    // peers connected now
 	Accepted     uint64 // connections accepted
@@ -124,6 +130,23 @@ type RouterStats struct {
 	// ConnErrors counts connections closed for a named error, keyed by the error's
 	// text (ErrBadGreeting, ErrFrameTooLarge, ErrTruncated, ErrSlowPeer, ...).
 	ConnErrors map[string]uint64
+
+	RetainedRecvBytes     int64  // received bytes retained now, all connections
+	PeakRetainedRecvBytes int64  // the peak of RetainedRecvBytes
+	PeakConnRecvBytes     int64  // the highest any one connection retained
+	PooledRecvBytes       int64  // released message buffers kept for reuse (bounded apart)
+	RecvPauses            uint64 // times a connection stopped reading at a receive cap
+	QueuedSendBytes       int64  // outgoing bytes queued now, all peers
+	PeakQueuedSendBytes   int64  // the peak of QueuedSendBytes
+	PeakConnSendBytes     int64  // the most any one peer had queued
+	// SendDropped counts messages Send dropped because the peer's queue or the total
+	// would pass its cap (Send returned an error wrapping ErrSlowPeer); SendDroppedBytes
+	// is their encoded size.
+	SendDropped      uint64
+	SendDroppedBytes uint64
+	// PongsDropped counts PONGs (answers to a peer's ZMTP PING) not queued because the
+	// peer's send queue was at its cap.
+	PongsDropped uint64
 }
 
 // EventKind says what happened to a connection.
@@ -193,15 +216,71 @@ type DialOptions struct {
 }
 
 // ListenOptions configure a Router. The zero value is usable.
+//
+// The Max*Retained and Max*Queued fields are the native ROUTER's memory budget, which keeps
+// a server bounded whatever its peers send (the zmq4 ROUTER ignores them; libzmq's
+// high-water marks play their part there). Received and outgoing bytes are capped per
+// connection and over all connections:
+//
+//   - Receiving: a connection stops reading while it holds messages the consumer has not
+//     released (Router.Recv hands a message out; the next Recv releases it) and its
+//     retained bytes are at MaxRecvRetained or every connection's together at
+//     MaxRecvRetainedTotal. TCP then pushes back on that peer alone, and reading resumes
+//     as the consumer releases the connection's messages. A connection that holds no
+//     unreleased message may always read one, however large (up to twice MaxFrameSize):
+//     no peer is starved by others at the total, and a message above the cap still gets
+//     through. So a connection retains at most its cap plus one message (the one that
+//     crossed it), and all together at most the total cap plus one message per
+//     connection.
+//   - Sending: a Send that would take the peer's queued bytes above MaxSendQueued, or
+//     every peer's together above MaxSendQueuedTotal, is dropped: Send returns an error
+//     wrapping ErrSlowPeer and RouterStats counts it (SendDropped). Half the total is
+//     kept for shares: a peer whose queued bytes stay within its share (half of
+//     MaxSendQueuedTotal divided by the peers connected) may always queue, and beyond its
+//     share a peer queues only while all together stay within the other half. So peers
+//     that read their replies are served while peers that do not read fill their half,
+//     and the total is never passed. A peer with nothing queued may pass its own cap with
+//     one message (a large reply is not refused for its size alone). A peer that reads
+//     nothing for WriteTimeout is closed (ErrSlowPeer), which empties its queue.
+//
+// Per-connection costs outside the budget are small and fixed: a read buffer (up to
+// 64 KiB) and a pool of released message buffers kept for reuse (up to 256 KiB, or a
+// quarter of MaxRecvRetained if less; 64 MiB over all connections, or a quarter of
+// MaxRecvRetainedTotal if less), and the writer's spare buffer (up to 256 KiB).
 type ListenOptions struct {
 	// MaxFrameSize closes a connection that sends a larger frame; 0 means 64 MiB.
 	MaxFrameSize int64
 	// WriteTimeout closes a connection that does not read for this long while its
 	// send queue is full (ErrSlowPeer); 0 means 10 s.
 	WriteTimeout time.Duration
+	// MaxRecvRetained caps the bytes one connection's received messages retain until
+	// the consumer releases them; 0 means DefaultMaxRecvRetained (4 MiB).
+	MaxRecvRetained int64
+	// MaxRecvRetainedTotal caps the same over all connections; 0 means
+	// DefaultMaxRecvRetainedTotal (256 MiB).
+	MaxRecvRetainedTotal int64
+	// MaxSendQueued caps one peer's queued outgoing bytes; 0 means DefaultMaxSendQueued
+	// (4 MiB).
+	MaxSendQueued int64
+	// MaxSendQueuedTotal caps every peer's queued outgoing bytes together; 0 means
+	// DefaultMaxSendQueuedTotal (256 MiB).
+	MaxSendQueuedTotal int64
 	// OnEvent, if set, is called for every connection event. It must not block.
 	OnEvent func(Event)
+	// OnAcceptError, if set, is called each time accepting a connection fails, for
+	// example with EMFILE when the process has no file descriptor left (errors.Is
+	// matches syscall.EMFILE and ENFILE); the router backs off, 5 ms doubling to 1 s,
+	// and tries again. It must not block. Native ROUTER only.
+	OnAcceptError func(error)
 }
+
+// The defaults of ListenOptions' memory budget, in bytes.
+const (
+	DefaultMaxRecvRetained      = 4 << 20
+	DefaultMaxRecvRetainedTotal = 256 << 20
+	DefaultMaxSendQueued        = 4 << 20
+	DefaultMaxSendQueuedTotal   = 256 << 20
+)
 
 // The defaults of DialOptions and ListenOptions, as their fields document them.
 const (
@@ -241,6 +320,18 @@ func (o ListenOptions) withDefaults() ListenOptions {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = defaultWriteTimeout
+	}
+	if o.MaxRecvRetained <= 0 {
+		o.MaxRecvRetained = DefaultMaxRecvRetained
+	}
+	if o.MaxRecvRetainedTotal <= 0 {
+		o.MaxRecvRetainedTotal = DefaultMaxRecvRetainedTotal
+	}
+	if o.MaxSendQueued <= 0 {
+		o.MaxSendQueued = DefaultMaxSendQueued
+	}
+	if o.MaxSendQueuedTotal <= 0 {
+		o.MaxSendQueuedTotal = DefaultMaxSendQueuedTotal
 	}
 	return o
 }

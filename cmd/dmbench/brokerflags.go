@@ -15,6 +15,8 @@ type brokerFlags struct {
 	compat     string
 	faults     broker.Faults
 	maxNameLen int
+	// The router's memory budget (transport.ListenOptions), flags of bytesize.go's type.
+	maxRecv, maxRecvTotal, maxSend, maxSendTotal byteSize
 }
 
 func addBrokerFlags(fs *pflag.FlagSet) *brokerFlags {
@@ -27,6 +29,12 @@ func addBrokerFlags(fs *pflag.FlagSet) *brokerFlags {
 	fs.Var(faultFlag{&b.faults, "drop-requests"}, "drop-requests", "fault: discard fraction `F` of requests before processing")
 	fs.Var(faultFlag{&b.faults, "drop-replies"}, "drop-replies", "fault: discard fraction `F` of replies after processing")
 	fs.IntVar(&b.maxNameLen, "max-name-len", broker.DefaultMaxNameLen, "longest group or channel name in bytes (reference mode; EXCEPTON beyond)")
+	b.maxRecv, b.maxRecvTotal = transport.DefaultMaxRecvRetained, transport.DefaultMaxRecvRetainedTotal
+	b.maxSend, b.maxSendTotal = transport.DefaultMaxSendQueued, transport.DefaultMaxSendQueuedTotal
+	fs.Var(&b.maxRecv, "max-recv-retained", "memory budget, per connection: received requests not yet processed; a connection at the cap is not read (TCP pushes back on that client) until they are (native transport)")
+	fs.Var(&b.maxRecvTotal, "max-recv-retained-total", "memory budget: the same over all connections; a connection with nothing waiting is still read one request at a time, so no client starves (native transport)")
+	fs.Var(&b.maxSend, "max-send-queued", "memory budget, per client: replies queued and not yet written to it; a reply beyond is dropped and counted (the client is not reading) (native transport)")
+	fs.Var(&b.maxSendTotal, "max-send-queued-total", "memory budget: the same over all clients; half of it is shared out, so a client within its share (half the total / clients) is always served (native transport)")
 	return b
 }
 
@@ -36,13 +44,18 @@ func (b *brokerFlags) config(kind transport.Kind, addr string) (broker.Config, e
 	if err != nil {
 		return broker.Config{}, usageError(err)
 	}
-	return broker.Config{Transport: kind, Addr: addr, Compat: mode, Faults: b.faults, MaxNameLen: b.maxNameLen}, nil
+	return broker.Config{Transport: kind, Addr: addr, Compat: mode, Faults: b.faults, MaxNameLen: b.maxNameLen,
+		Listen: transport.ListenOptions{
+			MaxRecvRetained: int64(b.maxRecv), MaxRecvRetainedTotal: int64(b.maxRecvTotal),
+			MaxSendQueued: int64(b.maxSend), MaxSendQueuedTotal: int64(b.maxSendTotal),
+		}}, nil
 }
 
 // changed reports whether any broker flag was given on the command line.
 func brokerFlagsChanged(fs *pflag.FlagSet) []string {
 	var set []string
-	for _, n := range []string{"compat", "faults", "pause", "latency", "service-time", "drop-requests", "drop-replies", "max-name-len"} {
+	for _, n := range []string{"compat", "faults", "pause", "latency", "service-time", "drop-requests", "drop-replies", "max-name-len",
+		"max-recv-retained", "max-recv-retained-total", "max-send-queued", "max-send-queued-total"} {
 		if fs.Changed(n) {
 			set = append(set, "--"+n)
 		}
