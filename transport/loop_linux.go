@@ -4,8 +4,10 @@ package transport
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +30,18 @@ type loopImpl struct {
 	buf    []byte      // the one read buffer of every connection
 	budget *RecvBudget // of DEALERs dialled without one
 	drain  [8]byte     // the eventfd's counter, read (Loop goroutine only)
+	// file holds epfd in Go's own poller, which wakes the Loop's goroutine when epfd has
+	// events: the Loop then never blocks a thread in epoll_wait, which on few cores makes
+	// the runtime hand its P over and back at every wait (sysmon's retake). rc is its
+	// raw connection; deadline the read deadline set on it, when the timers want the Loop.
+	file     *os.File
+	rc       syscall.RawConn
+	deadline time.Time
+	events   []unix.EpollEvent     // what epoll_wait returned (Loop goroutine only)
+	next     int64                 // AfterEvents' wish, ns (0: none)
+	spare    []*loopConn           // the posted list's other buffer
+	ready    int                   // how many
+	pollFn   func(fd uintptr) bool // rc.Read's callback, made once: no allocation per wait
 
 	sleeping atomic.Bool // in epoll_wait; a poster or an earlier timer must kick it
 
@@ -67,14 +81,29 @@ func newLoopImpl(opts LoopOptions) (*loopImpl, error) {
 		unix.Close(evfd)
 		return nil, errors.Join(errors.New("transport: registering an eventfd"), err)
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, errors.Join(errors.New("transport: making the epoll instance non-blocking"), err)
+	}
 	l := &loopImpl{
 		opts:   opts,
 		epfd:   epfd,
 		evfd:   evfd,
+		file:   os.NewFile(uintptr(epfd), "epoll"),
 		base:   time.Now(),
 		buf:    make([]byte, loopReadBuf),
 		budget: NewRecvBudget(DefaultRecvBudget),
 		done:   make(chan struct{}),
+	}
+	l.events = make([]unix.EpollEvent, 256)
+	l.pollFn = func(fd uintptr) bool {
+		n, _ := unix.EpollWait(int(fd), l.events, 0)
+		l.ready = max(n, 0)
+		return l.ready > 0
+	}
+	if rc, err := l.file.SyscallConn(); err == nil && l.file.SetReadDeadline(time.Time{}) == nil {
+		l.rc = rc // else the runtime cannot poll it: the Loop blocks in epoll_wait
 	}
 	go l.run()
 	return l, nil
@@ -175,48 +204,86 @@ func (l *loopImpl) close() error {
 // run is the Loop's goroutine.
 func (l *loopImpl) run() {
 	defer close(l.done)
-	events := make([]unix.EpollEvent, 256)
-	var next int64 // AfterEvents' wish, ns (0: none)
-	var posted []*loopConn
 	for {
-		timeout, stop := l.prepareSleep(next)
+		wake, stop := l.prepareSleep(l.next)
 		if stop {
 			l.shutdown()
 			return
 		}
-		n, err := unix.EpollWait(l.epfd, events, timeout)
+		n := l.wait(l.events, wake)
 		l.sleeping.Store(false)
-		if err != nil {
-			n = 0 // EINTR; anything else would repeat, and the timers still run
-		}
-		for i := range n {
-			ev := &events[i]
-			if ev.Fd == loopWakeData {
-				_, _ = unix.Read(l.evfd, l.drain[:])
-				continue
-			}
-			if c := l.connAt(ev.Fd, ev.Pad); c != nil {
-				c.ready(ev.Events)
-			}
-		}
-		l.mu.Lock()
-		posted, l.posted = l.posted, posted[:0]
-		l.mu.Unlock()
-		for i, c := range posted {
-			c.serve()
-			posted[i] = nil
-		}
-		now := l.now()
-		l.fireTimers(now)
-		if l.opts.AfterEvents != nil {
-			next = l.nsOf(l.opts.AfterEvents(l.base.Add(time.Duration(now))))
-		}
+		l.next = l.round(n)
 	}
 }
 
-// prepareSleep works out how long epoll_wait may sleep (ms; -1 forever) and marks the
-// Loop sleeping, or reports that the Loop must stop.
-func (l *loopImpl) prepareSleep(next int64) (int, bool) {
+// round serves n ready events, the posted connections and the timers due, and returns
+// when AfterEvents wants to be called again (ns; 0: no need).
+func (l *loopImpl) round(n int) int64 {
+	for i := range n {
+		ev := &l.events[i]
+		if ev.Fd == loopWakeData {
+			_, _ = unix.Read(l.evfd, l.drain[:])
+			continue
+		}
+		if c := l.connAt(ev.Fd, ev.Pad); c != nil {
+			c.ready(ev.Events)
+		}
+	}
+	l.mu.Lock()
+	posted := l.posted
+	l.posted = l.spare[:0]
+	l.mu.Unlock()
+	for i, c := range posted {
+		c.serve()
+		posted[i] = nil
+	}
+	l.spare = posted
+	now := l.now()
+	l.fireTimers(now)
+	if l.opts.AfterEvents == nil {
+		return l.next
+	}
+	return l.nsOf(l.opts.AfterEvents(l.base.Add(time.Duration(now))))
+}
+
+// loopForever is prepareSleep's wake-up time when nothing is timed.
+const loopForever = int64(1<<63 - 1)
+
+// wait returns the events that are ready, waiting for one until wake (ns; 0: not at
+// all, loopForever: without a time limit).
+func (l *loopImpl) wait(events []unix.EpollEvent, wake int64) int {
+	if wake == 0 || l.rc == nil {
+		timeout := -1
+		switch {
+		case wake == 0:
+			timeout = 0
+		case wake != loopForever:
+			timeout = int(max(0, (wake-l.now()+int64(time.Millisecond)-1)/int64(time.Millisecond)))
+		}
+		n, err := unix.EpollWait(l.epfd, events, timeout)
+		if err != nil {
+			return 0 // EINTR; anything else would repeat, and the timers still run
+		}
+		return n
+	}
+	var dl time.Time
+	if wake != loopForever {
+		dl = l.base.Add(time.Duration(wake))
+	}
+	if !dl.Equal(l.deadline) {
+		_ = l.file.SetReadDeadline(dl)
+		l.deadline = dl
+	}
+	// Go's poller calls pollFn again each time epfd becomes readable; its deadline ends
+	// the wait with an error, after which the timers run.
+	l.ready = 0
+	_ = l.rc.Read(l.pollFn)
+	return l.ready
+}
+
+// prepareSleep works out until when the Loop may wait for events (ns; 0: it must not
+// wait; loopForever: no limit) and marks it sleeping, or reports that it must stop.
+func (l *loopImpl) prepareSleep(next int64) (int64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closing {
@@ -225,27 +292,20 @@ func (l *loopImpl) prepareSleep(next int64) (int, bool) {
 	for len(l.timers) > 0 && l.timers[0].stale() {
 		l.timers.pop()
 	}
-	wake := int64(1<<63 - 1)
+	wake := loopForever
 	if len(l.timers) > 0 {
 		wake = l.timers[0].at
 	}
 	if next > 0 {
 		wake = min(wake, next)
 	}
-	if len(l.posted) > 0 {
+	if len(l.posted) > 0 || wake <= l.now() {
 		l.planned = 0
 		return 0, false
 	}
 	l.planned = wake
 	l.sleeping.Store(true)
-	if wake == 1<<63-1 {
-		return -1, false
-	}
-	d := wake - l.now()
-	if d <= 0 {
-		return 0, false
-	}
-	return int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond)), false
+	return wake, false
 }
 
 // connAt returns the connection in slot whose socket generation is gen, or nil.
@@ -288,7 +348,7 @@ func (l *loopImpl) shutdown() {
 			c.teardown(ErrClosed, true)
 		}
 	}
-	unix.Close(l.epfd)
+	l.file.Close() // epfd
 	unix.Close(l.evfd)
 }
 

@@ -8,6 +8,8 @@
 #   closed8x64: round trips/s (bench/perf/closed8x64.yaml).
 # CPU and memory are read from /proc/<pid> of the dmbench process every 50 ms.
 #   DMB_NEW=./dmbench DMB_OLD=/path/old-dmbench python3 bench/perf/storm.py [PORT] [ROUNDS]
+# (ONLY=storm5k,idle1k picks scenarios; EXTRA='--io-loops 1' adds run flags; without DMB_OLD
+# only the new binary runs.)
 # Run it with nothing else on the machine.
 import subprocess, json, glob, os, time, statistics, socket, sys, shutil, threading, datetime
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,7 +31,7 @@ def proc_sample(pid):
 def run(binary, scen, extra, out):
     shutil.rmtree(out, ignore_errors=True)
     p = subprocess.Popen([binary, 'run', os.path.join(HERE, scen + '.yaml'), '--target', 'tcp://127.0.0.1:%d' % P,
-                          '--server-view', 'off', '-o', out] + extra,
+                          '--server-view', 'off', '-o', out] + extra + os.environ.get('EXTRA', '').split(),
                          env=dict(os.environ, CI='true'), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples = []
     def watch():
@@ -61,10 +63,14 @@ os.makedirs(OUT, exist_ok=True)
 res = {}
 plan = [('storm5k', ['--pacer', 'hybrid'], 'hybrid'), ('storm5k', ['--pacer', 'sleep'], 'sleep'),
         ('storm10k', [], 'hybrid'), ('idle1k', [], ''), ('idle10k', [], ''), ('closed8x64', [], '')]
+ONLY = os.environ.get('ONLY')  # e.g. ONLY=storm5k: those scenarios alone
+if ONLY:
+    plan = [p for p in plan if p[0] in ONLY.split(',')]
+binaries = [('old', OLD), ('new', NEW)] if OLD != NEW else [('new', NEW)]
 try:
     for i in range(ROUNDS):
         for scen, extra, tag in plan:
-            for name, b in [('old', OLD), ('new', NEW)]:
+            for name, b in binaries:
                 key = '%s %s %s' % (scen, tag, name)
                 res.setdefault(key, []).append(run(b, scen, extra, OUT + '/out'))
         print('round', i + 1, 'done', flush=True)
