@@ -12,6 +12,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/dmbench/dmbench/resultfmt"
 )
 
 // Interval is one interval of an interval log: the histogram of the latencies recorded
@@ -24,29 +26,23 @@ type Interval struct {
 // hlogExt ends the name of a run's interval log of corrected latency: <COMMAND>.hlog.
 const hlogExt = ".hlog"
 
-// ReadIntervalLog reads every interval histogram of an HdrHistogram interval log, with
-// HdrHistogram's own reader. Histograms that share a start time (as the warm-up's part
+// ReadIntervalLog reads every interval histogram of an HdrHistogram interval log
+// (resultfmt.ReadIntervalLog). Histograms that share a start time (as the warm-up's part
 // and the stages' part of one second) are merged into one interval.
 func ReadIntervalLog(r io.Reader) ([]Interval, error) {
-	lr := hdrhistogram.NewHistogramLogReader(r)
+	logged, err := resultfmt.ReadIntervalLog(r)
 	var out []Interval
-	for {
-		h, err := lr.NextIntervalHistogram()
-		if err != nil {
-			return out, err
-		}
-		if h == nil {
-			return out, nil
-		}
-		iv := Interval{Start: time.UnixMilli(h.StartTimeMs()), End: time.UnixMilli(h.EndTimeMs()), Hist: h}
+	for _, l := range logged {
+		iv := Interval{Start: l.Start, End: l.End, Hist: l.Hist}
 		if n := len(out); n > 0 && out[n-1].Start.Equal(iv.Start) {
-			if dropped := out[n-1].Hist.Merge(h); dropped > 0 {
+			if dropped := out[n-1].Hist.Merge(l.Hist); dropped > 0 {
 				return out, fmt.Errorf("interval at %s: %d values beyond the histogram's range", iv.Start.UTC().Format(time.RFC3339), dropped)
 			}
 			continue
 		}
 		out = append(out, iv)
 	}
+	return out, err
 }
 
 // RunIntervals reads the corrected-latency interval logs of commands from a run's

@@ -2,7 +2,6 @@ package merge
 
 import (
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -23,37 +22,6 @@ const (
 	hlogExt        = ".hlog"
 	uncorrectedExt = ".uncorrected.hlog"
 )
-
-// Interval is one interval of an interval log: its tag, its absolute times (to the
-// millisecond) and its histogram.
-type Interval struct {
-	Tag        string
-	Start, End time.Time
-	Hist       *hdrhistogram.Histogram
-}
-
-// ReadLog reads every interval of an HdrHistogram interval log (as resultfmt.Writer
-// and HdrHistogram's tools write it) with hdrhistogram-go's reader, which makes each
-// interval's times absolute (the log's BaseTime added) in milliseconds.
-func ReadLog(r io.Reader) ([]Interval, error) {
-	lr := hdrhistogram.NewHistogramLogReader(r)
-	var out []Interval
-	for {
-		h, err := lr.NextIntervalHistogram()
-		if err != nil {
-			return out, fmt.Errorf("interval %d: %w", len(out)+1, err)
-		}
-		if h == nil {
-			return out, nil
-		}
-		out = append(out, Interval{
-			Tag:   h.Tag(),
-			Start: time.UnixMilli(h.StartTimeMs()).UTC(),
-			End:   time.UnixMilli(h.EndTimeMs()).UTC(),
-			Hist:  h,
-		})
-	}
-}
 
 // logFile is one interval log of a run folder: the command it is of, and whether it
 // holds uncorrected latency.
@@ -109,7 +77,7 @@ func Logs(in []Input) ([]loadgen.Interval, []string, error) {
 	var notes []string
 	type read struct {
 		file logFile
-		ivs  []Interval
+		ivs  []resultfmt.LogInterval
 	}
 	perShard := make([][]read, len(in))
 	files := map[string]bool{}
@@ -197,14 +165,14 @@ func Logs(in []Input) ([]loadgen.Interval, []string, error) {
 	return out, notes, nil
 }
 
-// readLogFile reads one interval log (ReadLog).
-func readLogFile(path string) ([]Interval, error) {
+// readLogFile reads one interval log (resultfmt.ReadIntervalLog).
+func readLogFile(path string) ([]resultfmt.LogInterval, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("merging interval logs: %w", err)
 	}
 	defer f.Close()
-	ivs, err := ReadLog(f)
+	ivs, err := resultfmt.ReadIntervalLog(f)
 	if err != nil {
 		return nil, fmt.Errorf("merging interval logs: %s: %w", path, err)
 	}

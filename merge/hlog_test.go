@@ -36,7 +36,7 @@ func TestReadLogTimes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var want []merge.Interval
+	var want []resultfmt.LogInterval
 	for ms := range 1000 {
 		start := base.Add(time.Duration(ms)*time.Millisecond + time.Duration(ms%7)*time.Hour)
 		h := hdrhistogram.New(1, 100_000, 2) // small: a thousand of them
@@ -52,9 +52,9 @@ func TestReadLogTimes(t *testing.T) {
 		if err := lw.OutputIntervalHistogram(h); err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, merge.Interval{Tag: tag, Start: start, End: start.Add(time.Second), Hist: h})
+		want = append(want, resultfmt.LogInterval{Tag: tag, Start: start, End: start.Add(time.Second), Hist: h})
 	}
-	got, err := merge.ReadLog(bytes.NewReader(buf.Bytes()))
+	got, err := resultfmt.ReadIntervalLog(bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestReadLogErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ivs, err := merge.ReadLog(strings.NewReader(tt.log))
+			ivs, err := resultfmt.ReadIntervalLog(strings.NewReader(tt.log))
 			if len(ivs) != tt.n || (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%d intervals, error %v; want %d, %q", len(ivs), err, tt.n, tt.want)
 			}
@@ -196,7 +196,7 @@ func TestMergeLogsAlignedByAbsoluteTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := merge.ReadLog(f)
+		back, err := resultfmt.ReadIntervalLog(f)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)

@@ -332,7 +332,7 @@ func TestMergeRealShards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ivs, err := merge.ReadLog(f)
+		ivs, err := resultfmt.ReadIntervalLog(f)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
