@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -372,15 +373,7 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 		result.Warnings = append(result.Warnings, "the interval logs (.hlog) are incomplete: "+sinkErr.Error())
 	}
 	dir, writeErr := w.Finish(result)
-	stdout := c.OutOrStdout()
-	if f.json {
-		err = report.SummaryJSON(stdout, result)
-	} else {
-		err = report.Summary(stdout, result, report.SummaryOptions{Width: summaryWidth(f.width, stdout)})
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "dmbench: printing the summary: %v\n", err)
-	}
+	printSummary(c.OutOrStdout(), stderr, result, f.json, f.width)
 	if writeErr != nil {
 		return result, fmt.Errorf("writing the result failed: %w", writeErr)
 	}
@@ -472,4 +465,18 @@ func changedFlags(fs *pflag.FlagSet) map[string]string {
 		return nil
 	}
 	return m
+}
+
+// printSummary prints a result's summary to stdout, as JSON with asJSON, fitted to width
+// (0: the terminal's); a failure to print is said on stderr and does not fail the run.
+func printSummary(stdout, stderr io.Writer, result *resultfmt.Result, asJSON bool, width int) {
+	var err error
+	if asJSON {
+		err = report.SummaryJSON(stdout, result)
+	} else {
+		err = report.Summary(stdout, result, report.SummaryOptions{Width: summaryWidth(width, stdout)})
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dmbench: printing the summary: %v\n", err)
+	}
 }

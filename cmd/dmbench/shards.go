@@ -22,7 +22,6 @@ import (
 	"github.com/dmbench/dmbench/internal/termtext"
 	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/merge"
-	"github.com/dmbench/dmbench/report"
 	"github.com/dmbench/dmbench/resultfmt"
 	"github.com/dmbench/dmbench/scenarios"
 	"github.com/dmbench/dmbench/serverview"
@@ -268,15 +267,7 @@ func runShards(c *cobra.Command, name string, sc *scenarios.Scenario, f *runFlag
 		return fmt.Errorf("--shards: merging the shards in %s: %w", dir, err)
 	}
 	printMergeNotes(stderr, result)
-	stdout := c.OutOrStdout()
-	if f.json {
-		err = report.SummaryJSON(stdout, result)
-	} else {
-		err = report.Summary(stdout, result, report.SummaryOptions{Width: summaryWidth(f.width, stdout)})
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "dmbench: printing the summary: %v\n", err)
-	}
+	printSummary(c.OutOrStdout(), stderr, result, f.json, f.width)
 	fmt.Fprintf(stderr, "dmbench: merged result written to %s (each shard's in %s/shard-i)\n", mergedDir, dir)
 	o := outcome{interrupted: result.Meta.Interrupted, serverLost: result.Connections.ServerLost}
 	for _, v := range comparison.CheckThresholds(result, thresholds) {
