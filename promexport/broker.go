@@ -27,6 +27,7 @@ var BrokerMetricNames = []string{
 	"dmbench_broker_malformed_messages_total",
 	"dmbench_broker_dropped_requests_total",
 	"dmbench_broker_dropped_replies_total",
+	"dmbench_broker_replies_dropped_queue_full_total",
 	"dmbench_broker_service_time_seconds",
 }
 
@@ -38,7 +39,7 @@ type BrokerCollector struct {
 	info, uptime, cpu, rss, peers, groups, memberships *prometheus.Desc
 	received, completed, exceptions, malformedReq      *prometheus.Desc
 	reports, malformed, droppedReq, droppedRep         *prometheus.Desc
-	serviceTime                                        *prometheus.Desc
+	serviceTime, queueFull                             *prometheus.Desc
 }
 
 // NewBrokerCollector returns a collector that calls report on every scrape (e.g.
@@ -64,6 +65,7 @@ func NewBrokerCollector(report func() protocol.Report) *BrokerCollector {
 		malformed:    d("dmbench_broker_malformed_messages_total", "Messages whose command could not be read."),
 		droppedReq:   d("dmbench_broker_dropped_requests_total", "Requests discarded by fault injection before processing."),
 		droppedRep:   d("dmbench_broker_dropped_replies_total", "Replies discarded by fault injection after processing."),
+		queueFull:    d("dmbench_broker_replies_dropped_queue_full_total", "Replies dropped because the client's send queue or the broker's total was full (the client does not read)."),
 		serviceTime:  d("dmbench_broker_service_time_seconds", "The broker's own time to handle each request, by command (from its HdrHistogram; classic buckets).", "command"),
 	}
 }
@@ -72,7 +74,7 @@ func NewBrokerCollector(report func() protocol.Report) *BrokerCollector {
 func (b *BrokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{b.info, b.uptime, b.cpu, b.rss, b.peers, b.groups, b.memberships,
 		b.received, b.completed, b.exceptions, b.malformedReq, b.reports, b.malformed, b.droppedReq, b.droppedRep,
-		b.serviceTime} {
+		b.serviceTime, b.queueFull} {
 		ch <- d
 	}
 }
@@ -113,6 +115,7 @@ func (b *BrokerCollector) Collect(ch chan<- prometheus.Metric) {
 	c(b.malformed, float64(r.Malformed))
 	c(b.droppedReq, float64(r.Dropped.Requests))
 	c(b.droppedRep, float64(r.Dropped.Replies))
+	c(b.queueFull, float64(r.Dropped.QueueFull))
 }
 
 // classicBuckets turns h, an HdrHistogram in microseconds, into a Prometheus histogram in
