@@ -119,12 +119,15 @@ def hostile_server():
         threading.Thread(target=serve, args=(c,), daemon=True).start()
     ln.close()
 
-def live_heap(port):
+def metric(port, name):
     try:
         body = urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=2).read().decode()
-        return float(re.search(r'^go_gc_heap_live_bytes ([0-9.e+]+)', body, re.M).group(1))
+        return float(re.search(r'^%s ([0-9.e+]+)' % name, body, re.M).group(1))
     except Exception:
         return None
+
+def live_heap(port):
+    return metric(port, 'go_gc_heap_live_bytes')
 
 def slope(points):
     # least squares, bytes per minute
@@ -160,7 +163,8 @@ while good.poll() is None and time.time() - t0 < args.duration + 120:
         v = live_heap(port)
         if v is not None:
             heaps[name].append((time.time() - t0, v))
-    print('%4.0fs  live heap MiB: %s' % (time.time() - t0, '  '.join('%s %.1f' % (k, v[-1][1] / 2**20) for k, v in heaps.items() if v)), flush=True)
+    print('%4.0fs  live heap MiB: %s   (broker memberships %s)' % (time.time() - t0, '  '.join('%s %.1f' % (k, v[-1][1] / 2**20) for k, v in heaps.items() if v),
+          metric(P + 10, 'dmbench_broker_memberships')), flush=True)
 good.wait()
 victim.wait(timeout=120)
 stop.set()
