@@ -15,7 +15,8 @@ type PacerMode string
 // The pacer's idle strategies.
 const (
 	// PacerHybrid sleeps on a high-resolution timer until SpinWindow before the next due
-	// send and spins the rest, within SpinBudget. The default.
+	// send and spins the rest, within SpinBudget, and only sleeps in a second that
+	// follows one with more sends than one per two spin windows. The default.
 	PacerHybrid PacerMode = "hybrid"
 	// PacerSleep only sleeps: no spinning, so each send is late by the machine's wake-up
 	// latency (tens of µs with Linux's high-resolution timer, ~1 ms with Go's timers).
@@ -138,8 +139,13 @@ type pacer struct {
 	// budget accounting: spin ns spent in the current one-second budget window
 	windowStart, windowSpin int64
 	windowSpent             bool
-	spinNs                  atomic.Int64
-	wakes, budgetSpent      atomic.Uint64
+	// windowFires counts the entries fired in the current window; denseSecond says the last
+	// window fired more than one per two spin windows (denseSecond): the hybrid pacer
+	// then only sleeps.
+	windowFires        int64
+	denseSecond        bool
+	spinNs             atomic.Int64
+	wakes, budgetSpent atomic.Uint64
 
 	// onIdle is called before the pacer sleeps (the latest time it will wake) or blocks
 	// with nothing scheduled (math.MaxInt64): the engine hands its batch of events on.
@@ -235,6 +241,7 @@ func (p *pacer) loop() {
 		now := p.clk.now()
 		// Fire everything due: one wake-up sends every request that fell due meanwhile.
 		for len(p.h) > 0 && p.h[0].due <= now {
+			p.windowFires++
 			t := p.h[0]
 			next, again := t.fire(now)
 			if again {
@@ -316,7 +323,14 @@ func (p *pacer) charge(d int64) {
 // window, starting a new window when the last one is over.
 func (p *pacer) spinAllowed(now int64) bool {
 	if now-p.windowStart >= int64(time.Second) {
-		p.windowStart, p.windowSpin, p.windowSpent = now, 0, false
+		// A schedule denser than one send per two spin windows would have the pacer spin
+		// all the time, its budget gone early in every second, while a sleep's wake-up
+		// finds the next send due anyway: such a second only sleeps.
+		p.denseSecond = p.windowFires > int64(time.Second)/(2*int64(p.cfg.SpinWindow))
+		p.windowStart, p.windowSpin, p.windowSpent, p.windowFires = now, 0, false, 0
+	}
+	if p.denseSecond {
+		return false
 	}
 	if float64(p.windowSpin) < p.cfg.SpinBudget*float64(time.Second) {
 		return true

@@ -182,3 +182,31 @@ func TestOnePacerPerRun(t *testing.T) {
 		}
 	}
 }
+
+// TestPacerDenseSleeps: a schedule denser than one send per two spin windows (here one
+// every 100 µs, 10,000/s, against a 200 µs window) spins in its first second only, until
+// the pacer has seen the density; from the next second it only sleeps, its budget unused.
+func TestPacerDenseSleeps(t *testing.T) {
+	clk := &fakeClock{step: 1 * us, overshoot: 20 * us}
+	cfg := PacerConfig{Mode: PacerHybrid, SpinWindow: 200 * time.Microsecond, SpinBudget: 0.3}
+	var dues []int64
+	for i := int64(1); i <= 25000; i++ { // 2.5 s
+		dues = append(dues, i*100*us)
+	}
+	p, fired := runPacer(t, cfg, clk, dues...)
+	if got := p.budgetSpent.Load(); got != 1 {
+		t.Errorf("the spin budget ran out in %d seconds, want only the first", got)
+	}
+	if spun := p.spinNs.Load(); spun > int64(300*time.Millisecond)+200*us {
+		t.Errorf("spun %d ms in 2.5 s, want at most the first second's budget (300 ms)", spun/int64(time.Millisecond))
+	}
+	var lateAfter int64
+	for _, f := range fired {
+		if f.due > int64(1100*time.Millisecond) {
+			lateAfter = max(lateAfter, f.at-f.due)
+		}
+	}
+	if lateAfter > 40*us {
+		t.Errorf("after the first second, sends fired up to %d µs late: want the sleep's overshoot (20 µs) and a look", lateAfter/us)
+	}
+}
