@@ -271,9 +271,10 @@ func TestNativeSlowPeerDoesNotDelayOthers(t *testing.T) {
 	start := time.Now()
 	writeDone := make(chan error, 1)
 	go func() {
-		// More than the kernel's socket buffers (about 4 MiB for a peer that does
-		// not read) plus the router's queue can hold.
-		for range 12 {
+		// Far more than the kernel's socket buffers (about 4 MiB for a peer that does
+		// not read, up to ~10 MiB both ways when loopback's autotuning is generous)
+		// plus the router's queue can hold: the echoes must block the writer.
+		for range 32 {
 			if _, err := slow.conn.Write(frame); err != nil {
 				writeDone <- err
 				return
