@@ -131,7 +131,6 @@ func (c *client) tendLoop(now int64) {
 	if c.armed != due {
 		c.armLocked(due)
 	}
-	c.rArmed = c.armed
 	c.mu.Unlock()
 	if c.retiring.Load() && c.outstanding.Load() == 0 {
 		c.shutdown()

@@ -2,7 +2,6 @@ package resultfmt_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,32 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dmbench/dmbench/internal/resultfixture"
 	"github.com/dmbench/dmbench/resultfmt"
 )
-
-// editResult rewrites the result.json in dir through edit, which gets the document as
-// generic JSON (numbers kept as they were written).
-func editResult(t *testing.T, dir string, edit func(doc map[string]any)) {
-	t.Helper()
-	file := filepath.Join(dir, resultfmt.ResultFile)
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	edit(doc)
-	if data, err = json.MarshalIndent(doc, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // obj walks doc down keys (object keys, or array indexes as ints) and returns the object
 // found there.
@@ -117,7 +93,7 @@ func TestReadRefusesDamagedHistograms(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeRun(t, t.TempDir(), resultfmt.FromLoadgen(fullMeta(), fullRun()))
-			editResult(t, dir, func(doc map[string]any) { tt.edit(t, doc) })
+			resultfixture.EditResultJSON(t, dir, func(doc map[string]any) { tt.edit(t, doc) })
 			file := filepath.Join(dir, resultfmt.ResultFile)
 			for _, read := range []struct {
 				name string

@@ -179,7 +179,6 @@ type nativeOutQueue struct {
 	dead    bool
 	waiters int
 	kick    chan struct{}
-	fullErr error  // returned when the queue is full (ROUTER), made once per connection
 	direct  []byte // putDirect's encoding buffer, reused
 }
 
@@ -191,10 +190,10 @@ func (q *nativeOutQueue) init() {
 // errNativeQueueDead is returned by put when the connection is gone.
 var errNativeQueueDead = errors.New("transport: connection gone")
 
-// put encodes msg (or, with raw set, appends raw bytes) into the queue. Above limit it
-// waits for room when block is set and returns q.fullErr otherwise. A nil msg with raw
-// bytes is never refused for size (commands such as PONG).
-func (q *nativeOutQueue) put(msg [][]byte, raw []byte, limit int, block bool) error {
+// put encodes msg (or, with raw set, appends raw bytes) into the queue, waiting for room
+// while the queue is above limit. A nil msg with raw bytes never waits (commands such as
+// PONG); the ROUTER, which must not wait, checks its budget first and passes no limit.
+func (q *nativeOutQueue) put(msg [][]byte, raw []byte, limit int) error {
 	q.mu.Lock()
 	for {
 		if q.dead {
@@ -203,10 +202,6 @@ func (q *nativeOutQueue) put(msg [][]byte, raw []byte, limit int, block bool) er
 		}
 		if msg == nil || len(q.pending) < limit || len(q.pending) == 0 {
 			break
-		}
-		if !block {
-			q.mu.Unlock()
-			return q.fullErr
 		}
 		q.waiters++
 		q.cond.Wait()
@@ -247,7 +242,7 @@ func (q *nativeOutQueue) putDirect(msg [][]byte, conn net.Conn, limit int) error
 	}
 	if q.busy || len(q.pending) > 0 {
 		q.mu.Unlock()
-		return q.put(msg, nil, limit, true)
+		return q.put(msg, nil, limit)
 	}
 	q.busy = true // the writer stays parked; puts meanwhile queue and are kicked below
 	buf := zmtpAppendMessage(q.direct[:0], msg)
@@ -392,7 +387,7 @@ func nativeCommand(cmd []byte, q *nativeOutQueue, pong *[]byte) error {
 	switch string(name) {
 	case "PING":
 		*pong = zmtpAppendCommand((*pong)[:0], "PONG", zmtpPingContext(data))
-		_ = q.put(nil, *pong, 0, false)
+		_ = q.put(nil, *pong, 0)
 	case "ERROR":
 		return fmt.Errorf("%w: %q", ErrPeerError, zmtpErrorReason(data))
 	}

@@ -236,7 +236,7 @@ func (d *nativeDealer) Send(msg [][]byte) error {
 			}
 			return ErrDisconnected
 		}
-		err := c.q.put(msg, nil, nativeDealerQueue, true)
+		err := c.q.put(msg, nil, nativeDealerQueue)
 		if err == nil {
 			return nil
 		}

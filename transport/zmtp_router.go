@@ -724,7 +724,7 @@ func (c *nativeRouterConn) send(msg [][]byte, raw []byte) error {
 		return full
 	}
 	c.queued += n
-	if err := c.q.put(msg, raw, math.MaxInt, false); err != nil {
+	if err := c.q.put(msg, raw, math.MaxInt); err != nil {
 		c.queued -= n
 		r.sendQueued.Add(-n)
 		c.sendMu.Unlock()

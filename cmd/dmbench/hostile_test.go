@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/dmbench/dmbench/internal/resultfixture"
 	"github.com/dmbench/dmbench/resultfmt"
 )
 
@@ -42,30 +42,6 @@ func inertOutput(t *testing.T, what, out string) {
 	}
 }
 
-// editResultJSON rewrites the result.json of run folder dir through edit, which gets it
-// as generic JSON (numbers as they were written).
-func editResultJSON(t *testing.T, dir string, edit func(doc map[string]any)) {
-	t.Helper()
-	file := filepath.Join(dir, resultfmt.ResultFile)
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	edit(doc)
-	if data, err = json.MarshalIndent(doc, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // firstCommand returns stage 0's first command of a result document.
 func firstCommand(doc map[string]any) map[string]any {
 	return doc["stages"].([]any)[0].(map[string]any)["commands"].([]any)[0].(map[string]any)
@@ -76,7 +52,7 @@ func firstCommand(doc map[string]any) map[string]any {
 // host when host is true.
 func makeHostile(t *testing.T, dir string, host bool) {
 	t.Helper()
-	editResultJSON(t, dir, func(doc map[string]any) {
+	resultfixture.EditResultJSON(t, dir, func(doc map[string]any) {
 		meta := doc["meta"].(map[string]any)
 		meta["labels"] = map[string]any{"broker": hostile}
 		if host {
@@ -216,7 +192,7 @@ func TestResultFilesBounded(t *testing.T) {
 	f.Close()
 	damaged := oldRuns[2]
 	damagedFile := filepath.Join(damaged, resultfmt.ResultFile)
-	editResultJSON(t, damaged, func(doc map[string]any) {
+	resultfixture.EditResultJSON(t, damaged, func(doc map[string]any) {
 		firstCommand(doc)["corrected"].(map[string]any)["histogram"] = "HISTogramNOTbase64!!"
 	})
 	tooLarge := "reading results " + hugeFile + ": larger than 128 MiB, the most dmbench reads"

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -111,48 +108,10 @@ func field(lines []string, label string) string {
 }
 
 // startServe runs the CLI with args (a serve command) until it prints "stop with", and
-// returns what it printed by then and a function that stops it and waits for it to end.
+// returns the lines it printed by then and a function that stops it and waits for it to
+// end (startServeOutput, without what it prints on stopping).
 func startServe(t *testing.T, args ...string) (lines []string, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	root := newRootCommand()
-	root.SetArgs(args)
-	root.SetOut(pw)
-	root.SetErr(io.Discard)
-	done := make(chan error, 1)
-	go func() {
-		err := root.ExecuteContext(ctx)
-		pw.Close()
-		done <- err
-	}()
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if strings.HasPrefix(sc.Text(), "stop with") {
-			break
-		}
-	}
-	drained := make(chan struct{})
-	go func() { // what it prints on stopping
-		_, _ = io.Copy(io.Discard, pr)
-		close(drained)
-	}()
-	stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("serve did not stop within 10s of its context ending")
-		}
-		<-drained
-	}
-	if len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "stop with") {
-		stop()
-		t.Fatalf("serve %v did not start; it printed:\n%s", args, strings.Join(lines, "\n"))
-	}
-	return lines, stop
+	head, stopOutput := startServeOutput(t, args...)
+	return strings.Split(strings.TrimSuffix(head, "\n"), "\n"), func() { stopOutput() }
 }
