@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dmbench/dmbench/loadgen"
 	"github.com/dmbench/dmbench/resultfmt"
 )
 
@@ -169,6 +171,35 @@ func TestRunShards(t *testing.T) {
 								sumSent += sc.Counts.Sent
 								sumOK += sc.Counts.OK
 							}
+						}
+					}
+					// Histograms: the merged one is hdrhistogram-go's Merge of the shards', exactly.
+					for _, kind := range []struct {
+						name string
+						of   func(*resultfmt.CommandResult) resultfmt.Latency
+					}{
+						{"corrected", func(c *resultfmt.CommandResult) resultfmt.Latency { return c.Corrected }},
+						{"uncorrected", func(c *resultfmt.CommandResult) resultfmt.Latency { return c.Uncorrected }},
+						{"send delay", func(c *resultfmt.CommandResult) resultfmt.Latency { return c.SendDelay }},
+					} {
+						got, err := kind.of(&c).Decode()
+						if err != nil {
+							t.Fatalf("stage %s %s merged %s: %v", st.Name, c.Command, kind.name, err)
+						}
+						want := loadgen.NewHistogram()
+						for _, sh := range r.shards {
+							for _, sc := range sh.Stages[k].Commands {
+								if sc.Command == c.Command {
+									h, err := kind.of(&sc).Decode()
+									if err != nil {
+										t.Fatalf("a shard's %s: %v", kind.name, err)
+									}
+									want.Merge(h)
+								}
+							}
+						}
+						if !slices.Equal(got.Export().Counts, want.Export().Counts) || got.TotalCount() != want.TotalCount() {
+							t.Errorf("stage %s %s: the merged %s histogram (%d values) is not the Merge of the shards' (%d)", st.Name, c.Command, kind.name, got.TotalCount(), want.TotalCount())
 						}
 					}
 					if c.Counts.Sent != sumSent || c.Counts.OK != sumOK {
