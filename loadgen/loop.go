@@ -31,18 +31,25 @@ func (e *engine) startLoops() {
 	if !e.loopsOK || n < 0 {
 		return
 	}
+	manual := false
 	if n == 0 {
 		for i := range e.plan.Stages {
 			if e.plan.Stages[i].Open == nil {
 				return // a closed loop's sender goroutine batches its own writes
 			}
 		}
-		n = runtime.GOMAXPROCS(0)
+		// One loop, served by the pacer's thread between sends: a reply then wakes the
+		// thread that sleeps anyway, or none when the next send is near (kernel receive
+		// times), and no goroutine.
+		n, manual = 1, true
+		if _, ok := e.pacer.clk.(ioClock); !ok {
+			n, manual = runtime.GOMAXPROCS(0), false
+		}
 	}
 	for range n {
 		il := &ioLoop{e: e}
 		il.rb.out = e.batches
-		l, err := transport.NewLoop(transport.LoopOptions{AfterEvents: il.afterEvents})
+		l, err := transport.NewLoop(transport.LoopOptions{AfterEvents: il.afterEvents, Manual: manual, RecvTimestamps: true})
 		if err != nil {
 			e.closeLoops()
 			return
@@ -50,11 +57,29 @@ func (e *engine) startLoops() {
 		il.l = l
 		e.loops = append(e.loops, il)
 	}
+	if manual && !e.pacer.withIO(e.loops[0].l, e.base) {
+		e.loops[0].l.Start()
+	}
 }
 
 // closeLoops stops the I/O loops once every client on them is closed, and hands their
-// last events on.
+// last events on; it keeps how their replies were timed.
 func (e *engine) closeLoops() {
+	rt := ReplyTiming{IOLoops: len(e.loops), PacerIO: e.pacer.io != nil}
+	var waitSum time.Duration
+	for _, il := range e.loops {
+		st := il.l.ReadStats()
+		rt.Kernel += st.Stamped
+		rt.Read += st.Unstamped
+		waitSum += st.WaitSum
+		rt.KernelWaitMax = max(rt.KernelWaitMax, st.WaitMax)
+	}
+	if rt.Kernel > 0 {
+		rt.KernelWaitMean = waitSum / time.Duration(rt.Kernel)
+	}
+	if len(e.loops) > 0 {
+		e.replies = rt
+	}
 	for _, il := range e.loops {
 		_ = il.l.Close()
 		il.rb.flush()
@@ -89,14 +114,15 @@ type loopHandler struct {
 	il *ioLoop
 }
 
-// Message matches and records a reply, then looks at the client's deadlines.
-func (h loopHandler) Message(frames [][]byte) {
+// Message matches and records a reply as of its arrival, then looks at the client's
+// deadlines.
+func (h loopHandler) Message(frames [][]byte, at time.Time) {
 	c := h.c
-	now := c.e.now()
-	c.e.sawReply(now)
-	c.handle(frames, now, &h.il.msg)
+	arrived := c.e.offset(at)
+	c.e.sawReply(arrived)
+	c.handle(frames, arrived, &h.il.msg)
 	if c.dialed.Load() {
-		c.tendLoop(now)
+		c.tendLoop(c.e.now())
 	}
 }
 

@@ -78,3 +78,57 @@ func TestLoopGoroutinesDoNotGrowWithConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestReplyTimes: an open-loop run on the default loop is served by the pacer's thread
+// and times every reply by the kernel's receive timestamp (no reply timed by its read);
+// N loops of their own time them the same way; without loops (a receiver goroutine
+// each) the result says no loop timed them.
+func TestReplyTimes(t *testing.T) {
+	addr := startBrokerProcess(t)
+	for _, tc := range []struct {
+		name    string
+		loops   int
+		want    int // Replies.IOLoops
+		pacerIO bool
+	}{
+		{"the pacer's loop", 0, 1, true},
+		{"two loops", 2, 2, false},
+		{"a goroutine each", -1, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := Plan{Timeout: 2 * time.Second, Seed: 1, Stages: []Stage{{
+				Duration: time.Second, Clients: 20,
+				Open: &Open{Rate: 200, Poisson: true},
+				Mix:  heartbeat(),
+			}}}
+			res, err := Run(context.Background(), Config{Plan: plan, Addr: addr, IOLoops: tc.loops, Drain: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := sumCounts(&res.Stages[0])
+			if c.OK == 0 || c.OK != c.Sent {
+				t.Fatalf("%d of %d requests OK: %+v", c.OK, c.Sent, c)
+			}
+			rt := res.Generator.Replies
+			t.Logf("%+v", rt)
+			if rt.IOLoops != tc.want || rt.PacerIO != tc.pacerIO {
+				t.Fatalf("replies on %d loops (pacer's: %v), want %d (%v)", rt.IOLoops, rt.PacerIO, tc.want, tc.pacerIO)
+			}
+			if tc.want == 0 {
+				if rt.Kernel != 0 || rt.Read != 0 {
+					t.Fatalf("without loops: %d stamped and %d read counted, want none", rt.Kernel, rt.Read)
+				}
+				return
+			}
+			// One read per reply at most, plus each connection's handshake. The kernel turns
+			// stamping on a moment after the first socket asks (a deferred static key), so
+			// a handshake's read may go unstamped; replies come later.
+			if rt.Read > 20 || rt.Kernel < c.OK/2 || rt.Kernel+rt.Read > c.OK+20 {
+				t.Fatalf("%d reads stamped by the kernel and %d by the read for %d replies: want the replies' all stamped, about one per reply", rt.Kernel, rt.Read, c.OK)
+			}
+			if rt.KernelWaitMax <= 0 || rt.KernelWaitMean > rt.KernelWaitMax {
+				t.Fatalf("kernel wait mean %v, max %v: want 0 < mean <= max", rt.KernelWaitMean, rt.KernelWaitMax)
+			}
+		})
+	}
+}

@@ -150,6 +150,90 @@ type pacer struct {
 	// onIdle is called before the pacer sleeps (the latest time it will wake) or blocks
 	// with nothing scheduled (math.MaxInt64): the engine hands its batch of events on.
 	onIdle func(until int64)
+
+	// io, if set, is an I/O loop the pacer's thread serves between sends (serveIO):
+	// whenever the clock finds its descriptor readable, at ioNext (ns since the run's
+	// start; math.MaxInt64: only when readable), and after every lazy sleep. ioc is the
+	// clock that watches it. With ioLazy (the loop's messages carry the kernel's receive
+	// times, so reading them later does not time them later) a sleep shorter than
+	// lazyHorizon does not end for a reply: the replies are read when it ends.
+	io       pacedIO
+	ioc      ioClock
+	ioBase   time.Time
+	ioNext   int64
+	ioLazy   bool
+	lastLazy bool
+	ioServed int64 // when serveIO last served the loop
+}
+
+// lazyHorizon is the longest sleep in which a pacer that serves an I/O loop with kernel
+// receive times leaves replies in the kernel: at most this long, and a reply costs no
+// wake-up of its own.
+const lazyHorizon = time.Millisecond
+
+// pacedIO is an I/O loop run by hand (a Manual transport.Loop): its descriptors are
+// readable when it has work; Poll does it without waiting and says when to call again
+// (zero: only when readable).
+type pacedIO interface {
+	EventsFd() int
+	WakeFd() int
+	Poll() time.Time
+	Stamped() bool
+	Start() // the pacer stopped: the loop runs on a goroutine of its own from now on
+}
+
+// ioClock is a pacer clock that can also wake for an I/O loop's descriptors (hrClock).
+type ioClock interface {
+	watch(events, wake int)
+	setLazy(bool)
+	// pollIO reports whether the loop's descriptor was found readable in the last sleep
+	// or, with check, is readable now.
+	pollIO(check bool) bool
+}
+
+// withIO makes the pacer serve io, if its clock can watch it; it reports whether so.
+// Call it before start.
+func (p *pacer) withIO(io pacedIO, base time.Time) bool {
+	ioc, ok := p.clk.(ioClock)
+	if !ok {
+		return false
+	}
+	ioc.watch(io.EventsFd(), io.WakeFd())
+	p.io, p.ioc, p.ioBase, p.ioNext, p.ioLazy = io, ioc, base, 0, io.Stamped()
+	return true
+}
+
+// serveIO hands the pacer's thread to its I/O loop if it has work: its descriptor was
+// readable (or, with check, is now), the time it asked for has come, the last sleep left
+// its replies in the kernel, or it was last served lazyHorizon ago (a pacer that spins or
+// never sleeps). It reports whether it served it.
+func (p *pacer) serveIO(now int64, check bool) bool {
+	if p.io == nil {
+		return false
+	}
+	if !p.lastLazy && now < p.ioNext && now-p.ioServed < int64(lazyHorizon) && !p.ioc.pollIO(check) {
+		return false
+	}
+	p.lastLazy = false
+	p.ioServed = now
+	p.ioNext = math.MaxInt64
+	if t := p.io.Poll(); !t.IsZero() {
+		p.ioNext = int64(t.Sub(p.ioBase))
+	}
+	return true
+}
+
+// ioUntil is until, or the I/O loop's time if that comes first; it also picks how the
+// clock sleeps until then.
+func (p *pacer) ioUntil(until, now int64) int64 {
+	if p.io == nil {
+		return until
+	}
+	until = min(until, p.ioNext)
+	lazy := p.ioLazy && until-now <= int64(lazyHorizon)
+	p.ioc.setLazy(lazy)
+	p.lastLazy = lazy
+	return until
 }
 
 // pacersRunning counts running pacers, so that a test can see there is one per run
@@ -157,7 +241,7 @@ type pacer struct {
 var pacersRunning atomic.Int64
 
 func newPacer(cfg PacerConfig, clk pacerClock, drop <-chan struct{}, onIdle func(int64)) *pacer {
-	p := &pacer{cfg: cfg.withDefaults(), clk: clk, stop: make(chan struct{}), drop: drop, done: make(chan struct{}), onIdle: onIdle}
+	p := &pacer{cfg: cfg.withDefaults(), clk: clk, stop: make(chan struct{}), drop: drop, done: make(chan struct{}), onIdle: onIdle, ioNext: math.MaxInt64}
 	if p.onIdle == nil {
 		p.onIdle = func(int64) {}
 	}
@@ -227,6 +311,9 @@ func (p *pacer) takePending() {
 // loop is the pacer: fire everything due, then wait for the next due time.
 func (p *pacer) loop() {
 	defer p.onIdle(math.MaxInt64)
+	if p.io != nil {
+		defer p.io.Start()
+	}
 	for {
 		select {
 		case <-p.stop:
@@ -239,6 +326,9 @@ func (p *pacer) loop() {
 		}
 		p.takePending()
 		now := p.clk.now()
+		if p.serveIO(now, false) {
+			now = p.clk.now()
+		}
 		// Fire everything due: one wake-up sends every request that fell due meanwhile.
 		for len(p.h) > 0 && p.h[0].due <= now {
 			p.windowFires++
@@ -254,7 +344,11 @@ func (p *pacer) loop() {
 		}
 		if len(p.h) == 0 {
 			p.onIdle(math.MaxInt64)
-			p.clk.sleep(math.MaxInt64)
+			p.clk.sleep(p.ioUntil(math.MaxInt64, now))
+			continue
+		}
+		if due := p.h[0].due; p.ioNext < due-int64(p.cfg.SpinWindow) {
+			p.sleep(p.ioNext) // the I/O loop's time comes first
 			continue
 		}
 		p.wait(p.h[0].due, now)
@@ -281,7 +375,7 @@ func (p *pacer) wait(due, now int64) {
 
 func (p *pacer) sleep(until int64) {
 	p.onIdle(until)
-	p.clk.sleep(until)
+	p.clk.sleep(p.ioUntil(until, p.clk.now()))
 	p.wakes.Add(1)
 }
 
@@ -292,6 +386,11 @@ func (p *pacer) spin(due int64) {
 	for now < due {
 		if p.hasPending() || p.cfg.Mode != PacerSpin && !p.spinAllowed(now) {
 			break
+		}
+		// Without kernel receive times a reply waits no longer than one turn of the spin;
+		// with them, no longer than lazyHorizon.
+		if p.serveIO(now, !p.ioLazy) {
+			start = p.clk.now() // serving I/O is not spinning
 		}
 		now = p.clk.now()
 		p.charge(now - start)

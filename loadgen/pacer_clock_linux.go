@@ -4,10 +4,11 @@ package loadgen
 
 import (
 	"encoding/binary"
-	"errors"
 	"math"
 	"runtime"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,11 +17,32 @@ import (
 // (high-resolution timers, with the thread's timer slack set to 1 ns), cut short by a
 // write to the eventfd. Go's own timers round any wait under a millisecond up to one
 // (golang/go#53824), which is why the pacer does not use them here.
+//
+// When it serves an I/O loop (watch) with two or more Ps, the wait is a raw system call: the runtime is not told, so it does
+// not hand the thread's P to another thread and back at every wait (sysmon's retake after
+// 20 µs), which on a 2-core VM cost about a quarter of a low-rate request's CPU. The
+// pacer's goroutine then holds its P while it sleeps, as a running goroutine would: a
+// signal (sysmon's preemption after 10 ms, the GC's stop) ends the wait, and the clock
+// yields before it waits again. Otherwise it waits as any system call does: with one P
+// the rest of the program must run, and a pacer that hands work to goroutines (closed
+// loops, clients without a loop) must not keep their timers and run queue on a P that
+// sleeps.
+//
+// It can also watch an I/O loop's descriptors (ioClock): a sleep then ends when the
+// loop has work, so one thread paces and reads.
 type hrClock struct {
 	base time.Time
 	efd  int
 	one  [8]byte
+	raw  bool
+	// prompt ends a sleep on the eventfd or the loop's events; lazy on the eventfd or the
+	// loop's own posted work only (its sockets are read when the sleep ends anyway).
+	prompt, lazy []unix.PollFd
+	useLazy      bool
+	ioReady      bool // the loop's descriptor was readable when the last sleep ended
 }
+
+var _ ioClock = (*hrClock)(nil)
 
 // newPacerClock returns the run's pacer clock and how to run the pacer's loop: on a
 // locked OS thread whose timer slack is 1 ns. It falls back to Go's timers if the
@@ -31,6 +53,8 @@ func newPacerClock(base time.Time) (pacerClock, func(loop func())) {
 		return newGoClock(base), func(loop func()) { loop() }
 	}
 	c := &hrClock{base: base, efd: efd}
+	c.prompt = []unix.PollFd{{Fd: int32(efd), Events: unix.POLLIN}}
+	c.lazy = c.prompt
 	binary.LittleEndian.PutUint64(c.one[:], 1)
 	return c, func(loop func()) {
 		runtime.LockOSThread()
@@ -43,7 +67,10 @@ func newPacerClock(base time.Time) (pacerClock, func(loop func())) {
 func (c *hrClock) now() int64 { return int64(time.Since(c.base)) }
 
 func (c *hrClock) sleep(until int64) {
-	fds := []unix.PollFd{{Fd: int32(c.efd), Events: unix.POLLIN}}
+	fds := c.prompt
+	if c.useLazy {
+		fds = c.lazy
+	}
 	for {
 		var ts *unix.Timespec
 		if until != math.MaxInt64 {
@@ -54,18 +81,67 @@ func (c *hrClock) sleep(until int64) {
 			t := unix.NsecToTimespec(d)
 			ts = &t
 		}
-		n, err := unix.Ppoll(fds, ts, nil)
-		if errors.Is(err, unix.EINTR) {
+		n, err := c.ppoll(fds, ts)
+		if err == unix.EINTR {
+			if c.raw {
+				runtime.Gosched() // a signal: let the runtime preempt the goroutine if it asked to
+			}
 			continue
 		}
-		if n > 0 {
+		if n > 0 && fds[0].Revents != 0 {
 			var buf [8]byte
 			_, _ = unix.Read(c.efd, buf[:]) // reset the counter
+		}
+		if n > 0 && len(fds) > 1 && fds[1].Revents != 0 {
+			c.ioReady = true
 		}
 		return
 	}
 }
 
+// ppoll waits for fds until ts (nil: no limit).
+func (c *hrClock) ppoll(fds []unix.PollFd, ts *unix.Timespec) (int, error) {
+	if !c.raw {
+		return unix.Ppoll(fds, ts, nil)
+	}
+	r, _, e := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)),
+		uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
 func (c *hrClock) interrupt() { _, _ = unix.Write(c.efd, c.one[:]) }
 
 func (c *hrClock) close() { _ = unix.Close(c.efd) }
+
+// watch makes sleeps end when the loop's events descriptor is readable, or only its
+// wake descriptor in a lazy sleep.
+func (c *hrClock) watch(events, wake int) {
+	c.prompt = append(c.prompt[:1:1], unix.PollFd{Fd: int32(events), Events: unix.POLLIN})
+	c.lazy = append(c.lazy[:1:1], unix.PollFd{Fd: int32(wake), Events: unix.POLLIN})
+	c.raw = runtime.GOMAXPROCS(0) >= 2
+}
+
+// setLazy makes the next sleeps lazy (or not).
+func (c *hrClock) setLazy(lazy bool) { c.useLazy = lazy }
+
+// pollIO reports whether the loop's descriptor was readable when the last sleep ended,
+// or, with check, is readable now (a check that does not wait, for a pacer that spins).
+func (c *hrClock) pollIO(check bool) bool {
+	if len(c.prompt) < 2 {
+		return false
+	}
+	if c.ioReady {
+		c.ioReady = false
+		return true
+	}
+	if !check {
+		return false
+	}
+	fds := [1]unix.PollFd{{Fd: c.prompt[1].Fd, Events: unix.POLLIN}}
+	var zero unix.Timespec
+	n, _ := c.ppoll(fds[:], &zero)
+	return n > 0
+}

@@ -264,4 +264,19 @@ type GeneratorStats struct {
 	// PacerNote says, when the pacer could not hold its window, how far off it was (the
 	// figures are still true: latency counts from the intended time).
 	PacerNote string
+	// Replies says how the replies' arrival times were taken.
+	Replies ReplyTiming
+}
+
+// ReplyTiming is how a run took its replies' arrival times. On I/O loops a reply is timed
+// by the kernel's receive timestamp, so that the time dmbench took to read it is not in
+// the latency; KernelWait is that time (the receive side's own lateness, as the send
+// delay is the send side's). Clients with a receiver goroutine each time a reply when it
+// is read.
+type ReplyTiming struct {
+	IOLoops        int  // I/O loops the connections ran on; 0: a receiver goroutine each
+	PacerIO        bool // the one loop was served by the pacer's thread between sends
+	Kernel, Read   uint64
+	KernelWaitMean time.Duration
+	KernelWaitMax  time.Duration
 }

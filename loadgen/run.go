@@ -45,6 +45,8 @@ type engine struct {
 	plan *Plan
 	dial dialFunc
 
+	replies ReplyTiming // how the I/O loops timed replies (closeLoops)
+
 	base  time.Time // every int64 time is ns since base (monotonic); Result.Start but with Config.StartAt
 	sh    shardState
 	nonce [nonceLen]byte
@@ -259,8 +261,8 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 			e.pacerBatch.flushIfOld(until)
 		}
 	})
-	e.pacer.start(runPacer)
 	e.startLoops()
+	e.pacer.start(runPacer)
 	stopAfter := context.AfterFunc(ctx, e.stop)
 	defer stopAfter()
 

@@ -140,6 +140,7 @@ func (e *engine) selfWatch(res *Result, w0 cpuWatch, gc *gcWatch) {
 			"a Go garbage-collection pause of %v stopped the generator", g.GCPauseMax.Round(time.Microsecond)))
 	}
 	g.Pacer = e.pacer.stats()
+	g.Replies = e.replies
 	if ps := g.Pacer; ps.Mode != PacerSleep && g.SendDelayP99 > PacerMissFactor*ps.SpinWindow {
 		why := "the machine was busy"
 		if ps.BudgetSpent > 0 {

@@ -369,6 +369,8 @@ func (m *merger) generator(out *resultfmt.Result) (resultfmt.Generator, error) {
 	first := m.in[0].Result.Generator
 	g := resultfmt.Generator{Pacer: first.Pacer}
 	g.Pacer.SpinSeconds, g.Pacer.Wakes, g.Pacer.BudgetSpent, g.Pacer.Note = 0, 0, 0, ""
+	g.Replies = resultfmt.Replies{IOLoops: first.Replies.IOLoops, PacerServesIO: first.Replies.PacerServesIO}
+	var waitSum float64
 	var sent, scheduled float64
 	var pacerNotes []string
 	for _, in := range m.in {
@@ -390,6 +392,10 @@ func (m *merger) generator(out *resultfmt.Result) (resultfmt.Generator, error) {
 		g.Pacer.SpinSeconds += s.Pacer.SpinSeconds
 		g.Pacer.Wakes += s.Pacer.Wakes
 		g.Pacer.BudgetSpent += s.Pacer.BudgetSpent
+		g.Replies.KernelStamped += s.Replies.KernelStamped
+		g.Replies.ReadStamped += s.Replies.ReadStamped
+		g.Replies.KernelWaitMaxUS = max(g.Replies.KernelWaitMaxUS, s.Replies.KernelWaitMaxUS)
+		waitSum += float64(s.Replies.KernelWaitMeanUS) * float64(s.Replies.KernelStamped)
 		if s.Pacer.Note != "" {
 			pacerNotes = append(pacerNotes, shard+": "+s.Pacer.Note)
 		}
@@ -403,6 +409,9 @@ func (m *merger) generator(out *resultfmt.Result) (resultfmt.Generator, error) {
 		}
 	}
 	g.Pacer.Note = strings.Join(pacerNotes, "; ")
+	if g.Replies.KernelStamped > 0 {
+		g.Replies.KernelWaitMeanUS = int64(waitSum / float64(g.Replies.KernelStamped))
+	}
 	g.AchievedRatio = 1
 	if scheduled > 0 {
 		g.AchievedRatio = sent / scheduled

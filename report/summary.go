@@ -432,6 +432,17 @@ func printGenerator(ew *errWriter, r *resultfmt.Result) {
 			ew.printf("note: %s\n", p.Note)
 		}
 	}
+	if rp := g.Replies; rp.IOLoops > 0 {
+		where := fmt.Sprintf("%d I/O loop(s)", rp.IOLoops)
+		if rp.PacerServesIO {
+			where = "one I/O loop served by the pacer's thread"
+		}
+		line := fmt.Sprintf("replies: on %s; %d reads timed by the kernel's receive timestamp, %d by the read", where, rp.KernelStamped, rp.ReadStamped)
+		if rp.KernelStamped > 0 {
+			line += fmt.Sprintf("; read %s after arrival on average, %s at most (not in the latency)", fmtMicros(rp.KernelWaitMeanUS), fmtMicros(rp.KernelWaitMaxUS))
+		}
+		ew.printf("%s\n", line)
+	}
 	if g.Bound {
 		why := strings.Join(g.Reasons, "; ")
 		if why == "" {

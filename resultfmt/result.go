@@ -197,6 +197,22 @@ type Generator struct {
 	SendDelayP99US int64    `json:"send_delay_p99_us"`
 	AchievedRatio  float64  `json:"achieved_ratio"` // requests sent / scheduled (open loop); 1 when closed
 	Pacer          Pacer    `json:"pacer"`
+	Replies        Replies  `json:"replies"`
+}
+
+// Replies is how the replies' arrival times were taken: on I/O loops (IOLoops > 0) by the
+// kernel's receive timestamps (kernel_stamped of them; read_stamped timed when read, where
+// the kernel gave none), so that when dmbench read a reply is not in its latency; the
+// kernel wait is how long stamped replies waited to be read (the receive side's own
+// lateness). With IOLoops 0 each connection's receiver goroutine timed its replies when
+// it read them.
+type Replies struct {
+	IOLoops          int    `json:"io_loops"`
+	PacerServesIO    bool   `json:"pacer_serves_io,omitempty"`
+	KernelStamped    uint64 `json:"kernel_stamped"`
+	ReadStamped      uint64 `json:"read_stamped"`
+	KernelWaitMeanUS int64  `json:"kernel_wait_mean_us"`
+	KernelWaitMaxUS  int64  `json:"kernel_wait_max_us"`
 }
 
 // Pacer is the run's timing thread: how it waited for due sends and what its spinning
@@ -289,6 +305,14 @@ func FromLoadgen(meta Meta, lr *loadgen.Result) *Result {
 			Wakes:        g.Pacer.Wakes,
 			BudgetSpent:  g.Pacer.BudgetSpent,
 			Note:         g.PacerNote,
+		},
+		Replies: Replies{
+			IOLoops:          g.Replies.IOLoops,
+			PacerServesIO:    g.Replies.PacerIO,
+			KernelStamped:    g.Replies.Kernel,
+			ReadStamped:      g.Replies.Read,
+			KernelWaitMeanUS: us(g.Replies.KernelWaitMean),
+			KernelWaitMaxUS:  us(g.Replies.KernelWaitMax),
 		},
 	}
 	if r.Meta.GOMAXPROCS == 0 {

@@ -35,9 +35,11 @@ type Loop struct {
 // Loop's goroutine, one at a time for all of its connections, and must not block. A
 // Handler may call the Dealer's methods, Close included.
 type Handler interface {
-	// Message is called for each message received. The frames are valid only during
-	// the call.
-	Message(frames [][]byte)
+	// Message is called for each message received, with the time it arrived: the
+	// kernel's receive timestamp of the read that completed it when the Loop has
+	// RecvTimestamps (so a message read late is not timed late), else the time the read
+	// returned. The frames are valid only during the call.
+	Message(frames [][]byte, at time.Time)
 	// Wake is called once the receive deadline set with SetRecvDeadline has passed
 	// (instead of Recv returning ErrTimeout). The deadline is then cleared.
 	Wake()
@@ -51,6 +53,15 @@ type LoopOptions struct {
 	// and deadlines. It returns the time by which it wants to be called again (the zero
 	// time: no need), so that a Loop's user can batch work across its connections.
 	AfterEvents func(now time.Time) time.Time
+	// Manual, if set, starts no goroutine: the Loop's owner calls Poll whenever
+	// EventsFd is readable or the time Poll returned has come, from one goroutine,
+	// until it calls Start (or Close). A timing thread that also serves the Loop's I/O
+	// then wakes once where two threads would wake.
+	Manual bool
+	// RecvTimestamps asks the kernel to stamp what each socket receives (SO_TIMESTAMPNS):
+	// a message's arrival time (Handler.Message) is then the kernel's, whenever the
+	// Loop gets round to reading it. Stamped reports whether it took.
+	RecvTimestamps bool
 }
 
 // Errors of Loop DEALERs.
@@ -73,6 +84,39 @@ func NewLoop(opts LoopOptions) (*Loop, error) {
 		return nil, err
 	}
 	return &Loop{impl: impl}, nil
+}
+
+// EventsFd returns a descriptor that is readable whenever a Manual Loop has work: events
+// of its sockets, or WakeFd's.
+func (l *Loop) EventsFd() int { return l.impl.epfd }
+
+// WakeFd returns a descriptor that is readable when a Manual Loop has posted work of its
+// own to do (a send queued behind a full socket, a close, a dial): an owner that waits on
+// it instead of EventsFd reads its sockets only when it polls anyway.
+func (l *Loop) WakeFd() int { return l.impl.evfd }
+
+// Poll serves, on the caller's goroutine and without waiting, what a Manual Loop has to
+// do now, and returns when it must be called again if its descriptors stay quiet (the
+// zero time: only when they are readable). From one goroutine, before Start.
+func (l *Loop) Poll() time.Time { return l.impl.pollTime() }
+
+// Start hands a Manual Loop to a goroutine of its own: its owner calls Poll no more.
+func (l *Loop) Start() { l.impl.start() }
+
+// Stamped reports whether the kernel stamps what the Loop's sockets receive
+// (LoopOptions.RecvTimestamps, and the system supports it).
+func (l *Loop) Stamped() bool { return l.impl.stamped }
+
+// ReadStats returns how many of the Loop's reads (those that returned data) carried the
+// kernel's receive timestamp and how many did not (their messages are timed by the read),
+// and the sum and the largest of how long stamped data waited in the kernel before the
+// Loop read it.
+func (l *Loop) ReadStats() LoopReadStats { return l.impl.readStats() }
+
+// LoopReadStats are a Loop's figures on how its messages were timed (ReadStats).
+type LoopReadStats struct {
+	Stamped, Unstamped uint64
+	WaitSum, WaitMax   time.Duration
 }
 
 // Close closes every DEALER still on the Loop (their Handlers' Closed is called) and

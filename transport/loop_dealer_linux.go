@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -228,6 +230,9 @@ func (c *loopConn) connect() {
 		return
 	}
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if c.l.stamped {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) // else read times
+	}
 	err = unix.Connect(fd, c.sa)
 	if err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
 		unix.Close(fd)
@@ -308,10 +313,10 @@ func (c *loopConn) ready(events uint32) {
 func (c *loopConn) read(fd int) {
 	buf := c.l.buf
 	for range 4 {
-		n, err := unix.Read(fd, buf)
+		n, at, err := c.l.recv(fd, buf)
 		switch {
 		case n > 0:
-			if !c.consume(buf[:n]) || n < len(buf) {
+			if !c.consume(buf[:n], at) || n < len(buf) {
 				return
 			}
 		case err == unix.EINTR:
@@ -352,9 +357,10 @@ func (c *loopConn) hsStage() string {
 	return "reading READY"
 }
 
-// consume feeds bytes read to the handshake or the decoder and dispatches what
-// completes. It reports false when the connection ended or was closed meanwhile (loop).
-func (c *loopConn) consume(p []byte) bool {
+// consume feeds bytes read (arrived at at) to the handshake or the decoder and dispatches
+// what completes. It reports false when the connection ended or was closed meanwhile
+// (loop).
+func (c *loopConn) consume(p []byte, at time.Time) bool {
 	if c.hs != nil {
 		n, done, err := c.hs.feed(p)
 		if err != nil {
@@ -380,7 +386,7 @@ func (c *loopConn) consume(p []byte) bool {
 		switch ev {
 		case zmtpGotMessage:
 			c.dispatching.Store(true)
-			c.h.Message(c.msg.frames)
+			c.h.Message(c.msg.frames, at)
 			c.dispatching.Store(false)
 			if cap(c.msg.data) > nativeRetainBuf {
 				c.msg.data = nil
@@ -654,6 +660,14 @@ func (c *loopConn) send(msg [][]byte, direct bool) error {
 		if len(c.out) < nativeDealerQueue {
 			break
 		}
+		if c.l.driven() {
+			// The caller is the Manual Loop's owner: waiting for the Loop would wait
+			// forever. It serves the Loop itself until the queue has room.
+			c.mu.Unlock()
+			c.l.pollFor(10 * time.Millisecond)
+			c.mu.Lock()
+			continue
+		}
 		c.waiters++
 		c.cond.Wait()
 		c.waiters--
@@ -692,18 +706,22 @@ func (c *loopConn) send(msg [][]byte, direct bool) error {
 }
 
 // loopWrite writes b once to a non-blocking socket; a full socket buffer is no error.
+// The system call does not tell the runtime (it never blocks): see loopImpl.recv.
 func loopWrite(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	for {
-		n, err := unix.Write(fd, b)
+		n, _, e := syscall.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 		switch {
-		case err == unix.EINTR:
+		case e == unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case e == unix.EAGAIN:
 			return 0, nil
-		case err != nil:
-			return 0, err
+		case e != 0:
+			return 0, e
 		}
-		return n, nil
+		return int(n), nil
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,6 +43,17 @@ type loopImpl struct {
 	spare    []*loopConn           // the posted list's other buffer
 	ready    int                   // how many
 	pollFn   func(fd uintptr) bool // rc.Read's callback, made once: no allocation per wait
+	started  atomic.Bool           // its goroutine runs (a Manual Loop's only after Start)
+
+	// stamped: sockets ask for receive timestamps; rmsg, riov and rctl are the one
+	// recvmsg header, vector and control buffer reads use (Loop goroutine only).
+	stamped bool
+	rmsg    unix.Msghdr
+	riov    unix.Iovec
+	rctl    [64]byte
+	// how messages were timed (ReadStats)
+	nStamped, nUnstamped atomic.Uint64
+	waitSum, waitMax     atomic.Int64
 
 	sleeping atomic.Bool // in epoll_wait; a poster or an earlier timer must kick it
 
@@ -90,7 +102,6 @@ func newLoopImpl(opts LoopOptions) (*loopImpl, error) {
 		opts:   opts,
 		epfd:   epfd,
 		evfd:   evfd,
-		file:   os.NewFile(uintptr(epfd), "epoll"),
 		base:   time.Now(),
 		buf:    make([]byte, loopReadBuf),
 		budget: NewRecvBudget(DefaultRecvBudget),
@@ -102,11 +113,164 @@ func newLoopImpl(opts LoopOptions) (*loopImpl, error) {
 		l.ready = max(n, 0)
 		return l.ready > 0
 	}
-	if rc, err := l.file.SyscallConn(); err == nil && l.file.SetReadDeadline(time.Time{}) == nil {
-		l.rc = rc // else the runtime cannot poll it: the Loop blocks in epoll_wait
+	if opts.RecvTimestamps {
+		l.stamped = timestampsWork()
 	}
-	go l.run()
+	if !opts.Manual {
+		l.start()
+	}
 	return l, nil
+}
+
+// timestampsWork reports whether a TCP socket accepts SO_TIMESTAMPNS here.
+func timestampsWork() bool {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
+}
+
+// start runs the Loop's goroutine, once. Only then is epfd handed to Go's poller: a
+// Manual Loop's would wake a poller thread for every event its owner handles anyway.
+func (l *loopImpl) start() {
+	if l.started.CompareAndSwap(false, true) {
+		l.file = os.NewFile(uintptr(l.epfd), "epoll")
+		if rc, err := l.file.SyscallConn(); err == nil && l.file.SetReadDeadline(time.Time{}) == nil {
+			l.rc = rc // else the runtime cannot poll it: the Loop blocks in epoll_wait
+		}
+		go l.run()
+	}
+}
+
+// driven reports whether the Loop is Manual and not started: whoever sends on it is its
+// driver, which must not wait for the Loop.
+func (l *loopImpl) driven() bool { return l.opts.Manual && !l.started.Load() }
+
+// pollFor is poll, waiting up to d for an event: for a driver whose send found a full
+// queue.
+func (l *loopImpl) pollFor(d time.Duration) {
+	l.sleeping.Store(false)
+	n, err := unix.EpollWait(l.epfd, l.events, int(d/time.Millisecond))
+	if err != nil {
+		n = 0
+	}
+	l.next = l.round(n)
+}
+
+// pollTime is poll with the time as Poll gives it.
+func (l *loopImpl) pollTime() time.Time {
+	switch wake := l.poll(); wake {
+	case loopForever:
+		return time.Time{}
+	case 0:
+		return l.base // at once
+	default:
+		return l.base.Add(time.Duration(wake))
+	}
+}
+
+// poll is one round of a Manual Loop on its owner's goroutine, without waiting: it
+// serves what is ready, the posted connections and the timers due, and returns when it
+// wants to be called again (ns; loopForever: only when its descriptors are readable).
+func (l *loopImpl) poll() int64 {
+	l.sleeping.Store(false)
+	n, err := unix.EpollWait(l.epfd, l.events, 0)
+	if err != nil {
+		n = 0
+	}
+	l.next = l.round(n)
+	wake, stop := l.prepareSleep(l.next)
+	if stop {
+		return loopForever // Close shuts it down
+	}
+	return wake
+}
+
+// recv reads once from a non-blocking socket into buf and returns what arrived and when:
+// the kernel's receive timestamp of the last data read when the Loop asks for them and
+// the read carried one, else the time the read returned (Loop goroutine only). The
+// system call does not tell the runtime (it never blocks), so a thread that also paces
+// does not hand its P away and back for each read.
+func (l *loopImpl) recv(fd int, buf []byte) (int, time.Time, error) {
+	if !l.stamped {
+		r, _, e := syscall.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		at := time.Now()
+		if e != 0 {
+			return 0, at, e
+		}
+		if r > 0 {
+			l.nUnstamped.Add(1)
+		}
+		return int(r), at, nil
+	}
+	l.riov.Base = &buf[0]
+	l.riov.SetLen(len(buf))
+	l.rmsg.Iov = &l.riov
+	l.rmsg.SetIovlen(1)
+	l.rmsg.Control = &l.rctl[0]
+	l.rmsg.SetControllen(len(l.rctl))
+	r, _, e := syscall.RawSyscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&l.rmsg)), 0)
+	at := time.Now()
+	if e != 0 {
+		return 0, at, e
+	}
+	if r == 0 {
+		return 0, at, nil
+	}
+	stamp, ok := rxTimestamp(l.rctl[:l.rmsg.Controllen])
+	if !ok {
+		l.nUnstamped.Add(1)
+		return int(r), at, nil
+	}
+	// The stamp is on the real-time clock; carried over to the monotonic one by its age,
+	// which a clock step between the two readings could make nonsense: then it is not used.
+	wait := at.UnixNano() - stamp
+	if wait < 0 || wait > int64(maxStampAge) {
+		l.nUnstamped.Add(1)
+		return int(r), at, nil
+	}
+	l.nStamped.Add(1)
+	l.waitSum.Add(wait)
+	if wait > l.waitMax.Load() {
+		l.waitMax.Store(wait)
+	}
+	return int(r), at.Add(-time.Duration(wait)), nil
+}
+
+// maxStampAge is the longest wait between a kernel receive timestamp and its read that
+// is believed; beyond it the wall clock was probably stepped.
+const maxStampAge = 10 * time.Second
+
+// rxTimestamp finds SCM_TIMESTAMPNS in a control message buffer and returns it in ns
+// since the epoch (real-time clock).
+func rxTimestamp(ctl []byte) (int64, bool) {
+	for len(ctl) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+		n := int(h.Len)
+		if n < unix.SizeofCmsghdr || n > len(ctl) {
+			return 0, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && n >= unix.SizeofCmsghdr+16 {
+			ts := (*unix.Timespec)(unsafe.Pointer(&ctl[unix.SizeofCmsghdr]))
+			return ts.Nano(), true
+		}
+		n = (n + 7) &^ 7 // CMSG_ALIGN
+		if n >= len(ctl) {
+			break
+		}
+		ctl = ctl[n:]
+	}
+	return 0, false
+}
+
+// readStats returns how the Loop's messages were timed.
+func (l *loopImpl) readStats() LoopReadStats {
+	return LoopReadStats{
+		Stamped: l.nStamped.Load(), Unstamped: l.nUnstamped.Load(),
+		WaitSum: time.Duration(l.waitSum.Load()), WaitMax: time.Duration(l.waitMax.Load()),
+	}
 }
 
 // now is the time in ns since l.base.
@@ -189,6 +353,7 @@ func (l *loopImpl) release(c *loopConn) {
 
 // close stops the Loop once: every connection left is closed on its goroutine.
 func (l *loopImpl) close() error {
+	l.start() // a Manual Loop closes on a goroutine of its own, as others do
 	l.mu.Lock()
 	already := l.closing
 	l.closing = true
@@ -348,7 +513,7 @@ func (l *loopImpl) shutdown() {
 			c.teardown(ErrClosed, true)
 		}
 	}
-	l.file.Close() // epfd
+	l.file.Close() // epfd (start made it)
 	unix.Close(l.evfd)
 }
 

@@ -2,13 +2,25 @@
 
 package transport
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // loopImpl is empty where Loops are not supported.
-type loopImpl struct{}
+type loopImpl struct {
+	epfd, evfd int
+	stamped    bool
+}
 
 func newLoopImpl(LoopOptions) (*loopImpl, error) { return nil, ErrNoLoop }
 
 func (*loopImpl) close() error { return nil }
+
+func (*loopImpl) pollTime() time.Time { return time.Time{} }
+
+func (*loopImpl) start() {}
+
+func (*loopImpl) readStats() LoopReadStats { return LoopReadStats{} }
 
 func dialLoop(context.Context, string, DialOptions) (Dealer, error) { return nil, ErrNoLoop }

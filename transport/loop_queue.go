@@ -33,7 +33,7 @@ func newLoopRecvQueue() *loopRecvQueue {
 }
 
 // Message copies the frames into a queued message.
-func (q *loopRecvQueue) Message(frames [][]byte) {
+func (q *loopRecvQueue) Message(frames [][]byte, _ time.Time) {
 	q.mu.Lock()
 	var m queuedMessage
 	if n := len(q.free); n > 0 {

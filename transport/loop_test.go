@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // testLoop starts a Loop closed at the end of the test.
@@ -26,6 +28,7 @@ func testLoop(t *testing.T, opts LoopOptions) *Loop {
 type recordingHandler struct {
 	mu       sync.Mutex
 	messages [][][]byte
+	arrived  []time.Time
 	wakes    int
 	closed   int
 	got      chan struct{} // a signal per call
@@ -36,9 +39,10 @@ func newRecordingHandler() *recordingHandler {
 	return &recordingHandler{got: make(chan struct{}, 1024)}
 }
 
-func (h *recordingHandler) Message(frames [][]byte) {
+func (h *recordingHandler) Message(frames [][]byte, at time.Time) {
 	h.mu.Lock()
 	h.messages = append(h.messages, cloneFrames(frames))
+	h.arrived = append(h.arrived, at)
 	h.mu.Unlock()
 	h.got <- struct{}{}
 }
@@ -128,6 +132,106 @@ func TestLoopHandler(t *testing.T) {
 	}
 	if err := d.Send([][]byte{{'x'}}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Send after Close: %v, want ErrClosed", err)
+	}
+}
+
+// driveManual serves a Manual Loop from a goroutine of its own, as a pacer would, until
+// the returned stop is called (which waits for it).
+func driveManual(t *testing.T, l *Loop) (stop func()) {
+	t.Helper()
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			next := l.Poll()
+			timeout := 5 // ms: look at quit now and then
+			if !next.IsZero() {
+				timeout = min(timeout, max(0, int(time.Until(next).Milliseconds())))
+			}
+			fds := []unix.PollFd{{Fd: int32(l.EventsFd()), Events: unix.POLLIN}}
+			_, _ = unix.Poll(fds, timeout)
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// TestLoopManualReceiveTimes: a Manual Loop serves its DEALERs only when its owner polls
+// it, and with RecvTimestamps a reply that waited 50 ms in the kernel before the owner
+// polled is timed when it arrived, not when it was read; without them it is timed late.
+// ReadStats counts the stamped replies and their wait.
+func TestLoopManualReceiveTimes(t *testing.T) {
+	leakCheck(t)
+	r := testEcho(t, Native, ListenOptions{})
+	for _, stamped := range []bool{true, false} {
+		l := testLoop(t, LoopOptions{Manual: true, RecvTimestamps: stamped})
+		if l.Stamped() != stamped {
+			t.Fatalf("Stamped() = %v, want %v (SO_TIMESTAMPNS refused?)", l.Stamped(), stamped)
+		}
+		h := newRecordingHandler()
+		stop := driveManual(t, l)
+		d, err := Dial(t.Context(), Native, r.Addr(), DialOptions{Loop: l, Handler: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Send([][]byte{{}, []byte("warm")}); err != nil {
+			t.Fatal(err)
+		}
+		h.waitFor(t, "the first echo", func() bool { return len(h.messages) == 1 })
+		stop() // the test is the owner now
+
+		const held = 50 * time.Millisecond
+		sent := time.Now()
+		if err := d.(DirectSender).SendDirect([][]byte{{}, []byte("late")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(held)
+		h.mu.Lock()
+		if len(h.messages) != 1 {
+			t.Fatalf("stamped=%v: %d messages before the owner polled, want 1", stamped, len(h.messages))
+		}
+		h.mu.Unlock()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			l.Poll()
+			h.mu.Lock()
+			n := len(h.messages)
+			h.mu.Unlock()
+			if n == 2 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		h.mu.Lock()
+		if len(h.messages) != 2 {
+			t.Fatalf("stamped=%v: the held echo never came", stamped)
+		}
+		took := h.arrived[1].Sub(sent)
+		h.mu.Unlock()
+		st := l.ReadStats()
+		if stamped {
+			if took < 0 || took > 20*time.Millisecond {
+				t.Errorf("stamped: the echo held %v in the kernel is timed %v after its send, want its arrival (< 20ms)", held, took)
+			}
+			// The handshake's read is the third.
+			if st.Stamped != 3 || st.Unstamped != 0 || st.WaitMax < held-5*time.Millisecond {
+				t.Errorf("stamped: ReadStats %+v, want 3 stamped reads, 0 unstamped, a wait of at least %v", st, held-5*time.Millisecond)
+			}
+		} else {
+			if took < held {
+				t.Errorf("unstamped: the echo is timed %v after its send, want when it was read (>= %v)", took, held)
+			}
+			if st.Stamped != 0 || st.Unstamped != 3 {
+				t.Errorf("unstamped: ReadStats %+v, want 0 stamped and 3 unstamped reads", st)
+			}
+		}
+		l.Start() // Close from here on needs no owner
+		d.Close()
+		h.waitFor(t, "Closed", func() bool { return h.closed == 1 })
 	}
 }
 
