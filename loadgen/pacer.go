@@ -375,7 +375,11 @@ func (p *pacer) wait(due, now int64) {
 
 func (p *pacer) sleep(until int64) {
 	p.onIdle(until)
-	p.clk.sleep(p.ioUntil(until, p.clk.now()))
+	until = p.ioUntil(until, p.clk.now())
+	p.clk.sleep(until)
+	if p.io != nil && !p.lastLazy {
+		p.ioServed = until // a sleep that would have ended for the loop's events watched it
+	}
 	p.wakes.Add(1)
 }
 

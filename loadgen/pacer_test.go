@@ -210,3 +210,88 @@ func TestPacerDenseSleeps(t *testing.T) {
 		t.Errorf("after the first second, sends fired up to %d µs late: want the sleep's overshoot (20 µs) and a look", lateAfter/us)
 	}
 }
+
+// fakeIOClock is a fakeClock that watches an I/O loop: it keeps whether each sleep was
+// lazy, and reports the loop's descriptor readable after none of them.
+type fakeIOClock struct {
+	fakeClock
+	lazy    bool
+	lazies  []bool // per sleep
+	watched bool
+}
+
+func (f *fakeIOClock) sleep(until int64) {
+	if until != math.MaxInt64 {
+		f.lazies = append(f.lazies, f.lazy)
+	}
+	f.fakeClock.sleep(until)
+}
+func (f *fakeIOClock) watch(int, int)    { f.watched = true }
+func (f *fakeIOClock) setLazy(lazy bool) { f.lazy = lazy }
+func (f *fakeIOClock) pollIO(bool) bool  { return false }
+
+// fakeIO is a pacedIO that counts its polls.
+type fakeIO struct {
+	clk     *fakeIOClock
+	stamped bool
+	polls   []int64 // the clock's time at each Poll
+	started bool
+}
+
+func (f *fakeIO) EventsFd() int   { return -1 }
+func (f *fakeIO) WakeFd() int     { return -1 }
+func (f *fakeIO) Stamped() bool   { return f.stamped }
+func (f *fakeIO) Start()          { f.started = true }
+func (f *fakeIO) Poll() time.Time { f.polls = append(f.polls, f.clk.t); return time.Time{} }
+
+// TestPacerServesIO: a pacer serving an I/O loop whose replies carry kernel receive
+// times sleeps lazily (not woken by replies) when it wakes again within lazyHorizon, and
+// polls the loop after each such sleep; a longer sleep, or any without kernel times,
+// wakes for replies and polls only when the loop has work. The loop gets a goroutine of
+// its own when the pacer ends.
+func TestPacerServesIO(t *testing.T) {
+	dues := []int64{100 * us, 400 * us, 5000 * us, 5300 * us}
+	for _, tc := range []struct {
+		name       string
+		stamped    bool
+		wantLazies []bool
+		wantPolls  int
+	}{
+		// Sleeps toward 100 µs, 400 µs (lazy: within 1 ms), 5 ms (prompt), 5.3 ms (lazy).
+		{"kernel receive times", true, []bool{true, true, false, true}, 1 + 3},
+		{"read times", false, []bool{false, false, false, false}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fakeIOClock{fakeClock: fakeClock{step: us, overshoot: 20 * us}}
+			io := &fakeIO{clk: clk, stamped: tc.stamped}
+			p := newPacer(PacerConfig{Mode: PacerSleep}, clk, nil, nil)
+			if !p.withIO(io, time.Now()) || !clk.watched {
+				t.Fatal("the pacer did not take the loop")
+			}
+			clk.idle = func() { close(p.stop) }
+			fired := 0
+			for _, d := range dues {
+				p.add(&timed{due: d, fire: func(int64) (int64, bool) { fired++; return 0, false }})
+			}
+			p.loop()
+			if fired != len(dues) {
+				t.Fatalf("%d of %d sends fired", fired, len(dues))
+			}
+			if len(clk.lazies) != len(tc.wantLazies) {
+				t.Fatalf("%d sleeps (%v), want %d", len(clk.lazies), clk.lazies, len(tc.wantLazies))
+			}
+			for i, want := range tc.wantLazies {
+				if clk.lazies[i] != want {
+					t.Errorf("sleep %d toward %v: lazy %v, want %v", i, time.Duration(dues[i]), clk.lazies[i], want)
+				}
+			}
+			// The first poll is at the start (the loop's own time, 0); then one after each lazy sleep.
+			if len(io.polls) != tc.wantPolls {
+				t.Errorf("%d polls at %v, want %d", len(io.polls), io.polls, tc.wantPolls)
+			}
+			if !io.started {
+				t.Error("the loop was not handed a goroutine when the pacer ended")
+			}
+		})
+	}
+}
