@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"sync"
@@ -101,21 +100,63 @@ type timed struct {
 	// cancel, if set, is called on the pacer's thread when the entry is dropped unfired
 	// (the run stopped sending).
 	cancel func()
-	i      int // index in the heap
 }
 
-type timedHeap []*timed
+// timedEntry is an entry of the pacer's heap: the due time is kept inline, so that
+// ordering the schedule reads one array and not the entries it points to (on a VM that
+// flushes the TLB at each system call, every page touched per send costs).
+type timedEntry struct {
+	due int64
+	t   *timed
+}
 
-func (h timedHeap) Len() int           { return len(h) }
-func (h timedHeap) Less(i, j int) bool { return h[i].due < h[j].due }
-func (h timedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].i = i; h[j].i = j }
-func (h *timedHeap) Push(x any)        { t := x.(*timed); t.i = len(*h); *h = append(*h, t) }
-func (h *timedHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return t
+// timedHeap is a min-heap by due time (by hand: container/heap would box each entry and
+// compare through an interface). Only its root is ever changed or removed.
+type timedHeap []timedEntry
+
+// push adds t at its due time.
+func (h *timedHeap) push(t *timed) {
+	*h = append(*h, timedEntry{due: t.due, t: t})
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p].due <= a[i].due {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+// fixRoot moves the root, now due at due, to its place.
+func (h timedHeap) fixRoot(due int64) {
+	h[0].due = due
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h[l].due < h[m].due {
+			m = l
+		}
+		if r < len(h) && h[r].due < h[m].due {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// popRoot removes the root.
+func (h *timedHeap) popRoot() {
+	a := *h
+	last := len(a) - 1
+	a[0] = a[last]
+	a[last] = timedEntry{}
+	*h = a[:last]
+	if last > 0 {
+		h.fixRoot((*h)[0].due)
+	}
 }
 
 // pacer is the one timing thread of a run: it owns every due time (open-loop sends,
@@ -304,7 +345,7 @@ func (p *pacer) takePending() {
 		return
 	}
 	for _, t := range add {
-		heap.Push(&p.h, t)
+		p.h.push(t)
 	}
 }
 
@@ -332,13 +373,13 @@ func (p *pacer) loop() {
 		// Fire everything due: one wake-up sends every request that fell due meanwhile.
 		for len(p.h) > 0 && p.h[0].due <= now {
 			p.windowFires++
-			t := p.h[0]
+			t := p.h[0].t
 			next, again := t.fire(now)
 			if again {
 				t.due = next
-				heap.Fix(&p.h, 0)
+				p.h.fixRoot(next)
 			} else {
-				heap.Pop(&p.h)
+				p.h.popRoot()
 			}
 			now = p.clk.now()
 		}
@@ -468,9 +509,9 @@ func (p *pacer) dropAll() {
 	p.stopped = true
 	p.mu.Unlock()
 	p.takePending()
-	for _, t := range p.h {
-		if t.cancel != nil {
-			t.cancel()
+	for _, en := range p.h {
+		if en.t.cancel != nil {
+			en.t.cancel()
 		}
 	}
 	p.h = nil
