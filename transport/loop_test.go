@@ -217,9 +217,10 @@ func TestLoopManualReceiveTimes(t *testing.T) {
 			if took < 0 || took > 20*time.Millisecond {
 				t.Errorf("stamped: the echo held %v in the kernel is timed %v after its send, want its arrival (< 20ms)", held, took)
 			}
-			// The handshake's read is the third.
-			if st.Stamped != 3 || st.Unstamped != 0 || st.WaitMax < held-5*time.Millisecond {
-				t.Errorf("stamped: ReadStats %+v, want 3 stamped reads, 0 unstamped, a wait of at least %v", st, held-5*time.Millisecond)
+			// The handshake's read is the third; it may come before the kernel has turned
+			// stamping on (it does so a moment after the first socket asks, when none had).
+			if st.Stamped < 2 || st.Stamped+st.Unstamped != 3 || st.WaitMax < held-5*time.Millisecond {
+				t.Errorf("stamped: ReadStats %+v, want the 2 echoes' reads stamped (3 reads), a wait of at least %v", st, held-5*time.Millisecond)
 			}
 		} else {
 			if took < held {
