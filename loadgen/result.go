@@ -46,9 +46,12 @@ type Config struct {
 	Reconnect bool
 	// IOLoops is how many I/O loops (transport.Loop) carry the clients' connections
 	// instead of a receiver goroutine each, so that an idle connection costs no goroutine
-	// and a reply no goroutine wake-up: 0 picks GOMAXPROCS loops for a plan whose stages
-	// are all open-loop, none otherwise; a negative number never uses them. They need the
-	// native transport on Linux; elsewhere the clients run as without them.
+	// and a reply no goroutine wake-up; replies on loops are timed by the kernel's receive
+	// timestamps. 0 picks, for a plan whose stages are all open-loop, one loop served by
+	// the pacer's own thread between sends (a reply costs no wake-up of its own when the
+	// next send is near), and none otherwise; N > 0 runs N loops on goroutines of their
+	// own; a negative number never uses them. They need the native transport on Linux;
+	// elsewhere the clients run as without them.
 	IOLoops int
 	// MaxFrame closes a connection whose server sends a larger frame (counted under
 	// CauseFrameTooBig); 0 means DefaultMaxFrame. RecvBudget bounds the bytes all

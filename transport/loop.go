@@ -19,6 +19,11 @@ import (
 // otherwise they are queued and the Loop writes the queue in one write when the socket
 // can take it. Linux only (epoll); NewLoop elsewhere returns ErrNoLoop.
 //
+// A Manual Loop has no goroutine until Start: its owner (a timing thread that sleeps
+// anyway) serves it with Poll, so that a reply wakes no other thread. With
+// RecvTimestamps every message carries the kernel's arrival time, so its owner may read
+// it later without timing it later.
+//
 // A DEALER runs on a Loop when DialOptions.Loop is set. Without a Handler its messages
 // are queued for Recv, so it behaves as the goroutine DEALER does (and passes the same
 // tests); with a Handler, Recv is not used and nothing is queued.

@@ -97,7 +97,8 @@ func newRunCommand() *cobra.Command {
 	fs.DurationVar(&f.spinWindow, "spin-window", loadgen.DefaultSpinWindow, "with --pacer hybrid, spin this long before each due send (above the machine's wake-up latency)")
 	fs.Float64Var(&f.spinBudget, "spin-budget", loadgen.DefaultSpinBudget, "with --pacer hybrid, spin at most this share of a core; past it, within each second, only sleep")
 	fs.IntVar(&f.ioLoops, "io-loops", 0, "run the native transport's connections on this many epoll I/O loops instead of\n"+
-		"a receiver goroutine each (Linux); 0 picks GOMAXPROCS loops when every stage is open-loop, -1 never")
+		"a receiver goroutine each (Linux); 0 picks one, served by the pacer's thread, when every stage is\n"+
+		"open-loop; -1 never")
 	f.maxFrame, f.recvBudget = loadgen.DefaultMaxFrame, transport.DefaultRecvBudget
 	fs.Var(&f.maxFrame, "max-frame", "close a connection whose server sends a larger frame (counted as \"frame too large\")")
 	fs.Var(&f.recvBudget, "recv-budget", "what all connections together may hold for incoming messages; a message beyond it\n"+

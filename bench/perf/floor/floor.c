@@ -1,10 +1,11 @@
 // floor.c: the least CPU a client can spend per request in a keepalive storm on this
 // machine, for comparison with dmbench's (issue 15). One thread, N ZMTP DEALER
-// connections to a `dmbench serve` signalling port, Poisson sends at rate/s each, one
-// HARTBEAT with ack per send (the bytes dmbench writes), written at its time; replies
-// read either as they come (mode prompt: epoll_pwait2 until the next send) or when the
-// thread wakes for the next send (mode lazy: clock_nanosleep, then epoll_wait(0)).
-// It times nothing, matches nothing and records nothing.
+// connections to the signalling port of a `dmbench serve` (PORT: serve's --port + 1),
+// Poisson sends at RATE/s each, one HARTBEAT with ack per send (the bytes dmbench
+// writes), written at its time; replies read either as they come (prompt: epoll_pwait2
+// until the next send) or when the thread wakes for the next send (lazy:
+// clock_nanosleep, then epoll_wait(0)). It times nothing, matches nothing and records
+// nothing.
 //
 //   gcc -O2 -o /tmp/floor bench/perf/floor/floor.c -lm
 //   /tmp/floor PORT CONNS RATE prompt|lazy SECONDS

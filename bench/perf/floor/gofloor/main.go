@@ -1,10 +1,11 @@
 // Command gofloor is floor.c in Go (issue 15): the least CPU a Go client spends per
 // request in a keepalive storm on this machine, for comparison with dmbench's. One locked
-// OS thread with 1 ns timer slack, N ZMTP DEALER connections to a `dmbench serve`
-// signalling port, Poisson sends at RATE/s each, one HARTBEAT with ack per send (the bytes
-// dmbench writes); the thread sleeps until the next send (epoll_pwait2 on an empty epoll
-// instance, a raw system call, as dmbench's pacer waits), then reads the replies that came
-// (epoll_wait(0), read) and sends what is due. It times, matches and records nothing.
+// OS thread with 1 ns timer slack, N ZMTP DEALER connections to the signalling port of a
+// `dmbench serve` (PORT: serve's --port + 1), Poisson sends at RATE/s each, one HARTBEAT
+// with ack per send (the bytes dmbench writes); the thread sleeps until the next send
+// (epoll_pwait2 on an empty epoll instance, a raw system call, as dmbench's pacer waits),
+// then reads the replies that came (epoll_wait(0), read) and sends what is due. It times,
+// matches and records nothing.
 //
 //	go run ./bench/perf/floor/gofloor PORT CONNS RATE SECONDS
 package main
