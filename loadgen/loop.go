@@ -57,7 +57,7 @@ func (e *engine) startLoops() {
 		il.l = l
 		e.loops = append(e.loops, il)
 	}
-	if manual && !e.pacer.withIO(e.loops[0].l, e.base) {
+	if manual && !e.pacer.withIO(e.loops[0].l, e.base, e.cfg.PacerKeepsP) {
 		e.loops[0].l.Start()
 	}
 }

@@ -48,7 +48,7 @@ func TestLoopGoroutinesDoNotGrowWithConnections(t *testing.T) {
 			Mix:  heartbeat(),
 		}}}
 		var n int
-		res := midStage(t, Config{Plan: plan, Addr: addr, IOLoops: loops, Drain: time.Second}, func() { n = runtime.NumGoroutine() })
+		res := midStage(t, Config{Plan: plan, Addr: addr, IOLoops: loops, Drain: time.Second, PacerKeepsP: true}, func() { n = runtime.NumGoroutine() })
 		if res.Connections.Connected != uint64(clients) {
 			t.Fatalf("%d of %d clients connected", res.Connections.Connected, clients)
 		}
@@ -101,7 +101,7 @@ func TestReplyTimes(t *testing.T) {
 				Open: &Open{Rate: 200, Poisson: true},
 				Mix:  heartbeat(),
 			}}}
-			res, err := Run(context.Background(), Config{Plan: plan, Addr: addr, IOLoops: tc.loops, Drain: time.Second})
+			res, err := Run(context.Background(), Config{Plan: plan, Addr: addr, IOLoops: tc.loops, Drain: time.Second, PacerKeepsP: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,6 +113,10 @@ func TestReplyTimes(t *testing.T) {
 			t.Logf("%+v", rt)
 			if rt.IOLoops != tc.want || rt.PacerIO != tc.pacerIO {
 				t.Fatalf("replies on %d loops (pacer's: %v), want %d (%v)", rt.IOLoops, rt.PacerIO, tc.want, tc.pacerIO)
+			}
+			// The broker is in another process: the pacer keeps its P when it serves the loop.
+			if keeps := res.Generator.Pacer.KeepsP; keeps != (tc.pacerIO && runtime.GOMAXPROCS(0) >= 2) {
+				t.Fatalf("the pacer kept its P: %v, want %v", keeps, tc.pacerIO)
 			}
 			if tc.want == 0 {
 				if rt.Kernel != 0 || rt.Read != 0 {

@@ -78,6 +78,7 @@ type PacerStats struct {
 	SpinSeconds float64 // time spent spinning
 	Wakes       uint64  // sleeps that ended
 	BudgetSpent uint64  // seconds in which the spin budget ran out
+	KeepsP      bool    // it served the I/O loop and kept its P while it waited
 }
 
 // pacerClock is the pacer's view of time: the run's clock in ns, a sleep until an
@@ -205,6 +206,7 @@ type pacer struct {
 	ioLazy   bool
 	lastLazy bool
 	ioServed int64 // when serveIO last served the loop
+	keepsP   bool  // the clock waits holding the P (PacerStats.KeepsP)
 }
 
 // lazyHorizon is the longest sleep in which a pacer that serves an I/O loop with kernel
@@ -225,7 +227,9 @@ type pacedIO interface {
 
 // ioClock is a pacer clock that can also wake for an I/O loop's descriptors (hrClock).
 type ioClock interface {
-	watch(events, wake int)
+	// watch makes sleeps end for the loop's events (or, lazy, its wake descriptor); with
+	// keepP the clock waits in a raw system call where it can, and reports whether so.
+	watch(events, wake int, keepP bool) bool
 	setLazy(bool)
 	// pollIO reports whether the loop's descriptor was found readable in the last sleep
 	// or, with check, is readable now.
@@ -233,13 +237,13 @@ type ioClock interface {
 }
 
 // withIO makes the pacer serve io, if its clock can watch it; it reports whether so.
-// Call it before start.
-func (p *pacer) withIO(io pacedIO, base time.Time) bool {
+// keepP is Config.PacerKeepsP. Call it before start.
+func (p *pacer) withIO(io pacedIO, base time.Time, keepP bool) bool {
 	ioc, ok := p.clk.(ioClock)
 	if !ok {
 		return false
 	}
-	ioc.watch(io.EventsFd(), io.WakeFd())
+	p.keepsP = ioc.watch(io.EventsFd(), io.WakeFd(), keepP)
 	p.io, p.ioc, p.ioBase, p.ioNext, p.ioLazy = io, ioc, base, 0, io.Stamped()
 	return true
 }
@@ -526,5 +530,6 @@ func (p *pacer) stats() PacerStats {
 		SpinSeconds: float64(p.spinNs.Load()) / 1e9,
 		Wakes:       p.wakes.Load(),
 		BudgetSpent: p.budgetSpent.Load(),
+		KeepsP:      p.keepsP,
 	}
 }

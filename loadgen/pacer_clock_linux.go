@@ -18,15 +18,15 @@ import (
 // write to the eventfd. Go's own timers round any wait under a millisecond up to one
 // (golang/go#53824), which is why the pacer does not use them here.
 //
-// When it serves an I/O loop (watch) with two or more Ps, the wait is a raw system call: the runtime is not told, so it does
-// not hand the thread's P to another thread and back at every wait (sysmon's retake after
-// 20 µs), which on a 2-core VM cost about a quarter of a low-rate request's CPU. The
-// pacer's goroutine then holds its P while it sleeps, as a running goroutine would: a
-// signal (sysmon's preemption after 10 ms, the GC's stop) ends the wait, and the clock
-// yields before it waits again. Otherwise it waits as any system call does: with one P
-// the rest of the program must run, and a pacer that hands work to goroutines (closed
-// loops, clients without a loop) must not keep their timers and run queue on a P that
-// sleeps.
+// When it serves an I/O loop, is asked to keep its P (Config.PacerKeepsP) and there are
+// two or more Ps, the wait is a raw system call: the runtime is not told, so it does not
+// hand the thread's P to another thread and back at every wait (sysmon's retake), which
+// on a 2-core VM cost about a third of a low-rate request's CPU. The pacer's goroutine
+// then holds its P while it sleeps, as a running goroutine would: a signal (sysmon's
+// preemption after 10 ms, the GC's stop) ends the wait, and the clock yields before it
+// waits again. The price: timers other goroutines left on that P run late unless another
+// P is idle, which is why it is asked for only when the broker runs in another process.
+// Otherwise it waits as any system call does.
 //
 // It can also watch an I/O loop's descriptors (ioClock): a sleep then ends when the
 // loop has work, so one thread paces and reads.
@@ -117,11 +117,13 @@ func (c *hrClock) interrupt() { _, _ = unix.Write(c.efd, c.one[:]) }
 func (c *hrClock) close() { _ = unix.Close(c.efd) }
 
 // watch makes sleeps end when the loop's events descriptor is readable, or only its
-// wake descriptor in a lazy sleep.
-func (c *hrClock) watch(events, wake int) {
+// wake descriptor in a lazy sleep; with keepP and two or more Ps it waits in a raw system
+// call, and says so.
+func (c *hrClock) watch(events, wake int, keepP bool) bool {
 	c.prompt = append(c.prompt[:1:1], unix.PollFd{Fd: int32(events), Events: unix.POLLIN})
 	c.lazy = append(c.lazy[:1:1], unix.PollFd{Fd: int32(wake), Events: unix.POLLIN})
-	c.raw = runtime.GOMAXPROCS(0) >= 2
+	c.raw = keepP && runtime.GOMAXPROCS(0) >= 2
+	return c.raw
 }
 
 // setLazy makes the next sleeps lazy (or not).

@@ -227,9 +227,9 @@ func (f *fakeIOClock) sleep(until int64) {
 	}
 	f.fakeClock.sleep(until)
 }
-func (f *fakeIOClock) watch(int, int)    { f.watched = true }
-func (f *fakeIOClock) setLazy(lazy bool) { f.lazy = lazy }
-func (f *fakeIOClock) pollIO(bool) bool  { return false }
+func (f *fakeIOClock) watch(int, int, bool) bool { f.watched = true; return false }
+func (f *fakeIOClock) setLazy(lazy bool)         { f.lazy = lazy }
+func (f *fakeIOClock) pollIO(bool) bool          { return false }
 
 // fakeIO is a pacedIO that counts its polls.
 type fakeIO struct {
@@ -266,7 +266,7 @@ func TestPacerServesIO(t *testing.T) {
 			clk := &fakeIOClock{fakeClock: fakeClock{step: us, overshoot: 20 * us}}
 			io := &fakeIO{clk: clk, stamped: tc.stamped}
 			p := newPacer(PacerConfig{Mode: PacerSleep}, clk, nil, nil)
-			if !p.withIO(io, time.Now()) || !clk.watched {
+			if !p.withIO(io, time.Now(), false) || !clk.watched {
 				t.Fatal("the pacer did not take the loop")
 			}
 			clk.idle = func() { close(p.stop) }

@@ -56,7 +56,7 @@ func BenchmarkKeepaliveStorm(b *testing.B) {
 					rss0 := residentBytes()
 					var rssMid int64
 					cs := startCPUSampler(10 * time.Millisecond)
-					res := midStage(b, Config{Plan: plan, Addr: addr, IOLoops: io.loops, Drain: time.Second}, func() {
+					res := midStage(b, Config{Plan: plan, Addr: addr, IOLoops: io.loops, Drain: time.Second, PacerKeepsP: true}, func() {
 						runtime.GC()
 						rssMid = residentBytes()
 					})

@@ -427,6 +427,9 @@ func printGenerator(ew *errWriter, r *resultfmt.Result) {
 		if wall := r.Meta.End.Sub(r.Meta.Start).Seconds(); wall > 0 {
 			line += fmt.Sprintf("; spun %.3f cores on average", p.SpinSeconds/wall)
 		}
+		if p.KeepsP {
+			line += "; it served the I/O loop and kept its P while it waited (the broker is in another process)"
+		}
 		ew.printf("%s; its lateness is the send delay above (p99 %s)\n", line, fmtMicros(g.SendDelayP99US))
 		if p.Note != "" {
 			ew.printf("note: %s\n", p.Note)

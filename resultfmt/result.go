@@ -224,6 +224,7 @@ type Pacer struct {
 	SpinSeconds  float64 `json:"spin_seconds"` // CPU spent spinning, part of cpu_seconds
 	Wakes        uint64  `json:"wakes"`
 	BudgetSpent  uint64  `json:"budget_spent_seconds,omitempty"` // seconds whose spin budget ran out
+	KeepsP       bool    `json:"keeps_p,omitempty"`              // served the I/O loop holding its P while it waited (the broker in another process)
 	Note         string  `json:"note,omitempty"`
 }
 
@@ -304,6 +305,7 @@ func FromLoadgen(meta Meta, lr *loadgen.Result) *Result {
 			SpinSeconds:  g.Pacer.SpinSeconds,
 			Wakes:        g.Pacer.Wakes,
 			BudgetSpent:  g.Pacer.BudgetSpent,
+			KeepsP:       g.Pacer.KeepsP,
 			Note:         g.PacerNote,
 		},
 		Replies: Replies{

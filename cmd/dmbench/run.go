@@ -331,6 +331,7 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 		StallThreshold: f.stallThreshold, Reconnect: f.reconnect, Pacer: f.pacerCfg, IOLoops: f.ioLoops,
 		MaxFrame: int64(f.maxFrame), RecvBudget: int64(f.recvBudget),
 		Intervals: w, Progress: progress.Update,
+		PacerKeepsP: srv == nil, // no broker in this process whose timers it could hold up
 	}
 	if m := f.metrics; m != nil {
 		cfg.Intervals = promexport.Tee{Run: m, Sink: w}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -356,5 +357,42 @@ func TestRunReportsUnfinished(t *testing.T) {
 	code, _, stderr := captureRun(t, "run", "testdata/tiny.yaml", "--short", "--server-view", "off", "-o", out)
 	if code != exitOK || !strings.Contains(stderr, "1 unfinished run folder") || !strings.Contains(stderr, left) {
 		t.Errorf("exit %d, stderr:\n%s\nwant the unfinished folder %s named", code, stderr, left)
+	}
+}
+
+// TestRunPacerKeepsPOnlyWithoutEmbeddedBroker: an open-loop run's pacer serves the I/O
+// loop either way, but keeps its P while it waits only when the broker is in another
+// process (--target): with the embedded broker, timers it left on that P would run late.
+func TestRunPacerKeepsPOnlyWithoutEmbeddedBroker(t *testing.T) {
+	t.Setenv("CI", "true")
+	base := freePort(t) - 1
+	_, stop := startServe(t, "serve", "--port", strconv.Itoa(base))
+	defer stop()
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		keeps bool
+	}{
+		{"embedded broker", nil, false},
+		{"dmbench serve", []string{"--target", "tcp://127.0.0.1:" + strconv.Itoa(base)}, runtime.GOMAXPROCS(0) >= 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := append([]string{"run", "testdata/tiny.yaml", "--short", "--server-view", "off", "-o", out}, tc.args...)
+			if code := run(args); code != exitOK {
+				t.Fatalf("exit code %d", code)
+			}
+			res, err := resultfmt.Read(onlyRun(t, out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := res.Generator
+			if g.Replies.IOLoops != 1 || !g.Replies.PacerServesIO {
+				t.Fatalf("replies %+v: want the pacer's one loop", g.Replies)
+			}
+			if g.Pacer.KeepsP != tc.keeps {
+				t.Fatalf("the pacer kept its P: %v, want %v", g.Pacer.KeepsP, tc.keeps)
+			}
+		})
 	}
 }
