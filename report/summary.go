@@ -428,7 +428,7 @@ func printGenerator(ew *errWriter, r *resultfmt.Result) {
 			line += fmt.Sprintf("; spun %.3f cores on average", p.SpinSeconds/wall)
 		}
 		if p.KeepsP {
-			line += "; it served the I/O loop and kept its P while it waited (the broker is in another process)"
+			line += "; it kept its P while it waited (the broker is in another process)"
 		}
 		ew.printf("%s; its lateness is the send delay above (p99 %s)\n", line, fmtMicros(g.SendDelayP99US))
 		if p.Note != "" {
