@@ -265,15 +265,20 @@ func TestNativeSlowPeerDoesNotDelayOthers(t *testing.T) {
 	defer func() { r.Close(); <-echoed }()
 
 	slow := nativeRawDial(t, r.Addr())
+	// A fixed receive buffer: with autotuning a peer that does not read can still take
+	// up to net.ipv4.tcp_rmem's maximum (32 MiB here), and the router's writer, moving a
+	// little now and then, never timed out (it failed 1 run in 8).
+	if err := slow.conn.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
 	slow.handshake("DEALER", "slow")
 	big := bytes.Repeat([]byte{'s'}, 1<<20)
 	frame := append(rawLongHeader(0, uint64(len(big))), big...)
 	start := time.Now()
 	writeDone := make(chan error, 1)
 	go func() {
-		// Far more than the kernel's socket buffers (about 4 MiB for a peer that does
-		// not read, up to ~10 MiB both ways when loopback's autotuning is generous)
-		// plus the router's queue can hold: the echoes must block the writer.
+		// Far more than the kernel's socket buffers plus the router's queue can hold:
+		// the echoes must block the writer.
 		for range 32 {
 			if _, err := slow.conn.Write(frame); err != nil {
 				writeDone <- err
