@@ -65,9 +65,14 @@ func (e *engine) startLoops() {
 // closeLoops stops the I/O loops once every client on them is closed, and hands their
 // last events on; it keeps how their replies were timed.
 func (e *engine) closeLoops() {
+	if len(e.loops) == 0 {
+		return
+	}
 	rt := ReplyTiming{IOLoops: len(e.loops), PacerIO: e.pacer.io != nil}
 	var waitSum time.Duration
 	for _, il := range e.loops {
+		_ = il.l.Close()
+		il.rb.flush()
 		st := il.l.ReadStats()
 		rt.Kernel += st.Stamped
 		rt.Read += st.Unstamped
@@ -77,13 +82,7 @@ func (e *engine) closeLoops() {
 	if rt.Kernel > 0 {
 		rt.KernelWaitMean = waitSum / time.Duration(rt.Kernel)
 	}
-	if len(e.loops) > 0 {
-		e.replies = rt
-	}
-	for _, il := range e.loops {
-		_ = il.l.Close()
-		il.rb.flush()
-	}
+	e.replies = rt
 	e.loops = nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dmbench/dmbench/internal/minheap"
 )
 
 // PacerMode is how the pacer waits for the next due send.
@@ -103,63 +105,6 @@ type timed struct {
 	cancel func()
 }
 
-// timedEntry is an entry of the pacer's heap: the due time is kept inline, so that
-// ordering the schedule reads one array and not the entries it points to (on a VM that
-// flushes the TLB at each system call, every page touched per send costs).
-type timedEntry struct {
-	due int64
-	t   *timed
-}
-
-// timedHeap is a min-heap by due time (by hand: container/heap would box each entry and
-// compare through an interface). Only its root is ever changed or removed.
-type timedHeap []timedEntry
-
-// push adds t at its due time.
-func (h *timedHeap) push(t *timed) {
-	*h = append(*h, timedEntry{due: t.due, t: t})
-	a := *h
-	for i := len(a) - 1; i > 0; {
-		p := (i - 1) / 2
-		if a[p].due <= a[i].due {
-			break
-		}
-		a[p], a[i] = a[i], a[p]
-		i = p
-	}
-}
-
-// fixRoot moves the root, now due at due, to its place.
-func (h timedHeap) fixRoot(due int64) {
-	h[0].due = due
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(h) && h[l].due < h[m].due {
-			m = l
-		}
-		if r < len(h) && h[r].due < h[m].due {
-			m = r
-		}
-		if m == i {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-// popRoot removes the root.
-func (h *timedHeap) popRoot() {
-	a := *h
-	last := len(a) - 1
-	a[0] = a[last]
-	a[last] = timedEntry{}
-	*h = a[:last]
-	if last > 0 {
-		h.fixRoot((*h)[0].due)
-	}
-}
-
 // pacer is the one timing thread of a run: it owns every due time (open-loop sends,
 // closed-loop think times), waits for the earliest with its idle strategy and fires it.
 // Entries are added from any goroutine (add); the schedule itself is touched only by the
@@ -176,7 +121,9 @@ type pacer struct {
 	drop <-chan struct{} // closed when the run stops sending: every entry is dropped
 	done chan struct{}
 
-	h timedHeap
+	// h is the schedule, by due time (kept inline, so that ordering it reads one array:
+	// on a VM that flushes the TLB at each system call, every page touched per send costs).
+	h minheap.Heap[*timed]
 
 	// budget accounting: spin ns spent in the current one-second budget window
 	windowStart, windowSpin int64
@@ -349,7 +296,7 @@ func (p *pacer) takePending() {
 		return
 	}
 	for _, t := range add {
-		p.h.push(t)
+		p.h.Push(t.due, t)
 	}
 }
 
@@ -375,15 +322,15 @@ func (p *pacer) loop() {
 			now = p.clk.now()
 		}
 		// Fire everything due: one wake-up sends every request that fell due meanwhile.
-		for len(p.h) > 0 && p.h[0].due <= now {
+		for len(p.h) > 0 && p.h[0].At <= now {
 			p.windowFires++
-			t := p.h[0].t
+			t := p.h[0].V
 			next, again := t.fire(now)
 			if again {
 				t.due = next
-				p.h.fixRoot(next)
+				p.h.FixRoot(next)
 			} else {
-				p.h.popRoot()
+				p.h.PopRoot()
 			}
 			now = p.clk.now()
 		}
@@ -392,11 +339,7 @@ func (p *pacer) loop() {
 			p.clk.sleep(p.ioUntil(math.MaxInt64, now))
 			continue
 		}
-		if due := p.h[0].due; p.ioNext < due-int64(p.cfg.SpinWindow) {
-			p.sleep(p.ioNext) // the I/O loop's time comes first
-			continue
-		}
-		p.wait(p.h[0].due, now)
+		p.wait(p.h[0].At, now) // a sleep ends by the I/O loop's time if that comes first (ioUntil)
 	}
 }
 
@@ -500,7 +443,7 @@ const denseGap = 50 * time.Microsecond
 func (p *pacer) dense(now int64) bool {
 	limit := now + int64(denseGap)
 	for i := 1; i <= 2 && i < len(p.h); i++ {
-		if p.h[i].due <= limit {
+		if p.h[i].At <= limit {
 			return true
 		}
 	}
@@ -514,8 +457,8 @@ func (p *pacer) dropAll() {
 	p.mu.Unlock()
 	p.takePending()
 	for _, en := range p.h {
-		if en.t.cancel != nil {
-			en.t.cancel()
+		if en.V.cancel != nil {
+			en.V.cancel()
 		}
 	}
 	p.h = nil

@@ -3,7 +3,6 @@ package loadgen
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -294,37 +293,5 @@ func TestPacerServesIO(t *testing.T) {
 				t.Error("the loop was not handed a goroutine when the pacer ended")
 			}
 		})
-	}
-}
-
-// TestTimedHeap: after random pushes, root moves and pops the root is always the
-// earliest entry, and every entry keeps its own due time.
-func TestTimedHeap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	var h timedHeap
-	check := func(step string) {
-		for i, en := range h {
-			if en.due < h[0].due {
-				t.Fatalf("%s: entry %d due %d before the root's %d", step, i, en.due, h[0].due)
-			}
-			if en.t.due != en.due {
-				t.Fatalf("%s: entry %d is due %d in the heap, %d in itself", step, i, en.due, en.t.due)
-			}
-		}
-	}
-	for range 1000 {
-		h.push(&timed{due: rng.Int64N(1e6)})
-		check("push")
-	}
-	for len(h) > 0 {
-		if rng.IntN(3) == 0 {
-			h.popRoot()
-			check("pop")
-			continue
-		}
-		next := h[0].due + rng.Int64N(1e5)
-		h[0].t.due = next
-		h.fixRoot(next)
-		check("fix")
 	}
 }

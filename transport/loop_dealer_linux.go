@@ -33,7 +33,7 @@ type loopConn struct {
 	slot     int32          // (Loop's mu)
 
 	gen         atomic.Int32 // the socket's generation, in its epoll events
-	timerAt     atomic.Int64 // the Loop timer that counts (ns; 0 none), see loopTimer
+	timerAt     atomic.Int64 // the Loop timer that counts (ns; 0 none), see stale
 	dispatching atomic.Bool  // the Loop is calling the Handler for this connection
 	handed      atomic.Bool  // Dial returned this DEALER to its caller
 	dialDone    chan error   // the first connection's outcome (capacity 1)

@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dmbench/dmbench/internal/minheap"
 )
 
 // loopImpl is a Loop on Linux: one epoll instance, an eventfd to wake it, and the
@@ -60,8 +62,8 @@ type loopImpl struct {
 	mu      sync.Mutex
 	conns   []*loopConn // by slot; nil is free
 	free    []int32
-	timers  loopTimers
-	planned int64 // when the Loop wakes by itself, while sleeping
+	timers  minheap.Heap[*loopConn] // c wants the Loop at At; stale when no longer c's timer
+	planned int64                   // when the Loop wakes by itself, while sleeping
 	posted  []*loopConn
 	closing bool
 	done    chan struct{}
@@ -314,7 +316,7 @@ func (l *loopImpl) post(c *loopConn) bool {
 // kicks it.
 func (l *loopImpl) schedule(c *loopConn, at int64) {
 	l.mu.Lock()
-	l.timers.push(loopTimer{at: at, c: c})
+	l.timers.Push(at, c)
 	kick := at < l.planned
 	l.mu.Unlock()
 	if kick {
@@ -454,12 +456,12 @@ func (l *loopImpl) prepareSleep(next int64) (int64, bool) {
 	if l.closing {
 		return 0, true
 	}
-	for len(l.timers) > 0 && l.timers[0].stale() {
-		l.timers.pop()
+	for len(l.timers) > 0 && stale(l.timers[0]) {
+		l.timers.PopRoot()
 	}
 	wake := loopForever
 	if len(l.timers) > 0 {
-		wake = l.timers[0].at
+		wake = l.timers[0].At
 	}
 	if next > 0 {
 		wake = min(wake, next)
@@ -491,14 +493,14 @@ func (l *loopImpl) connAt(slot, gen int32) *loopConn {
 func (l *loopImpl) fireTimers(now int64) {
 	for {
 		l.mu.Lock()
-		if len(l.timers) == 0 || l.timers[0].at > now {
+		if len(l.timers) == 0 || l.timers[0].At > now {
 			l.mu.Unlock()
 			return
 		}
-		t := l.timers.pop()
+		t := l.timers.PopRoot()
 		l.mu.Unlock()
-		if !t.stale() {
-			t.c.timer(now)
+		if !stale(t) {
+			t.V.timer(now)
 		}
 	}
 }
@@ -517,53 +519,6 @@ func (l *loopImpl) shutdown() {
 	unix.Close(l.evfd)
 }
 
-// loopTimer is a heap entry: c wants the Loop at at. An entry whose at is no longer c's
-// timer is stale and dropped (timers are never removed, only superseded).
-type loopTimer struct {
-	at int64
-	c  *loopConn
-}
-
-func (t loopTimer) stale() bool { return t.c.timerAt.Load() != t.at }
-
-// loopTimers is a min-heap of timers by time (by hand: container/heap would box each
-// entry, an allocation per timer).
-type loopTimers []loopTimer
-
-func (h *loopTimers) push(t loopTimer) {
-	*h = append(*h, t)
-	a := *h
-	for i := len(a) - 1; i > 0; {
-		p := (i - 1) / 2
-		if a[p].at <= a[i].at {
-			break
-		}
-		a[p], a[i] = a[i], a[p]
-		i = p
-	}
-}
-
-func (h *loopTimers) pop() loopTimer {
-	a := *h
-	top := a[0]
-	last := len(a) - 1
-	a[0] = a[last]
-	a[last] = loopTimer{}
-	a = a[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(a) && a[l].at < a[m].at {
-			m = l
-		}
-		if r < len(a) && a[r].at < a[m].at {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		a[i], a[m] = a[m], a[i]
-		i = m
-	}
-	*h = a
-	return top
-}
+// stale reports whether a timer is no longer its connection's: timers are never removed,
+// only superseded, and a superseded one is dropped when it comes up.
+func stale(t minheap.Entry[*loopConn]) bool { return t.V.timerAt.Load() != t.At }
