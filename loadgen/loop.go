@@ -57,7 +57,7 @@ func (e *engine) startLoops() {
 		il.l = l
 		e.loops = append(e.loops, il)
 	}
-	if manual && !e.pacer.withIO(e.loops[0].l, e.base, e.cfg.PacerKeepsP) {
+	if manual && !e.pacer.withIO(e.loops[0].l, e.base, e.cfg.PacerKeepsP, !e.cfg.NoIOUring) {
 		e.loops[0].l.Start()
 	}
 }
@@ -68,7 +68,7 @@ func (e *engine) closeLoops() {
 	if len(e.loops) == 0 {
 		return
 	}
-	rt := ReplyTiming{IOLoops: len(e.loops), PacerIO: e.pacer.io != nil}
+	rt := ReplyTiming{IOLoops: len(e.loops), PacerIO: e.pacer.io != nil, IOUring: e.pacer.ioRing.Load()}
 	var waitSum time.Duration
 	for _, il := range e.loops {
 		_ = il.l.Close()

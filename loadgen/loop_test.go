@@ -90,10 +90,12 @@ func TestReplyTimes(t *testing.T) {
 		loops   int
 		want    int // Replies.IOLoops
 		pacerIO bool
+		noRing  bool
 	}{
-		{"the pacer's loop", 0, 1, true},
-		{"two loops", 2, 2, false},
-		{"a goroutine each", -1, 0, false},
+		{"the pacer's loop", 0, 1, true, false},
+		{"the pacer's loop on epoll", 0, 1, true, true},
+		{"two loops", 2, 2, false, false},
+		{"a goroutine each", -1, 0, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := Plan{Timeout: 2 * time.Second, Seed: 1, Stages: []Stage{{
@@ -101,7 +103,7 @@ func TestReplyTimes(t *testing.T) {
 				Open: &Open{Rate: 200, Poisson: true},
 				Mix:  heartbeat(),
 			}}}
-			res, err := Run(context.Background(), Config{Plan: plan, Addr: addr, IOLoops: tc.loops, Drain: time.Second, PacerKeepsP: true})
+			res, err := Run(context.Background(), Config{Plan: plan, Addr: addr, IOLoops: tc.loops, Drain: time.Second, PacerKeepsP: true, NoIOUring: tc.noRing})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,6 +115,10 @@ func TestReplyTimes(t *testing.T) {
 			t.Logf("%+v", rt)
 			if rt.IOLoops != tc.want || rt.PacerIO != tc.pacerIO {
 				t.Fatalf("replies on %d loops (pacer's: %v), want %d (%v)", rt.IOLoops, rt.PacerIO, tc.want, tc.pacerIO)
+			}
+			// This machine's kernel has io_uring: the pacer's loop runs on its ring.
+			if want := tc.pacerIO && !tc.noRing; rt.IOUring != want {
+				t.Fatalf("the loop on the pacer's io_uring: %v, want %v", rt.IOUring, want)
 			}
 			// The broker is in another process: the pacer keeps its P when it serves the loop.
 			if keeps := res.Generator.Pacer.KeepsP; keeps != (tc.pacerIO && runtime.GOMAXPROCS(0) >= 2) {

@@ -154,6 +154,8 @@ type pacer struct {
 	lastLazy bool
 	ioServed int64 // when serveIO last served the loop
 	keepsP   bool  // the clock waits holding the P (PacerStats.KeepsP)
+	useRing  bool  // move the loop onto an io_uring of the pacer's thread (withIO)
+	ioRing   atomic.Bool
 }
 
 // lazyHorizon is the longest sleep in which a pacer that serves an I/O loop with kernel
@@ -170,6 +172,10 @@ type pacedIO interface {
 	Poll() time.Time
 	Stamped() bool
 	Start() // the pacer stopped: the loop runs on a goroutine of its own from now on
+	// AttachRing, Sleep and Flush: see transport.Loop.
+	AttachRing(watch int, keepP bool) bool
+	Sleep(d time.Duration, prompt bool) (watched, ready bool)
+	Flush()
 }
 
 // ioClock is a pacer clock that can also wake for an I/O loop's descriptors (hrClock).
@@ -181,17 +187,21 @@ type ioClock interface {
 	// pollIO reports whether the loop's descriptor was found readable in the last sleep
 	// or, with check, is readable now.
 	pollIO(check bool) bool
+	// attachRing makes io's ring the clock's way to sleep, if io can have one (on the
+	// pacer's thread, which owns it from then on); it reports whether so.
+	attachRing(io pacedIO) bool
 }
 
 // withIO makes the pacer serve io, if its clock can watch it; it reports whether so.
-// keepP is Config.PacerKeepsP. Call it before start.
-func (p *pacer) withIO(io pacedIO, base time.Time, keepP bool) bool {
+// keepP is Config.PacerKeepsP; ring moves the loop onto an io_uring of the pacer's
+// thread when it starts, if the kernel allows. Call it before start.
+func (p *pacer) withIO(io pacedIO, base time.Time, keepP, ring bool) bool {
 	ioc, ok := p.clk.(ioClock)
 	if !ok {
 		return false
 	}
 	p.keepsP = ioc.watch(io.EventsFd(), io.WakeFd(), keepP)
-	p.io, p.ioc, p.ioBase, p.ioNext, p.ioLazy = io, ioc, base, 0, io.Stamped()
+	p.io, p.ioc, p.ioBase, p.ioNext, p.ioLazy, p.useRing = io, ioc, base, 0, io.Stamped(), ring
 	return true
 }
 
@@ -304,7 +314,10 @@ func (p *pacer) takePending() {
 func (p *pacer) loop() {
 	defer p.onIdle(math.MaxInt64)
 	if p.io != nil {
-		defer p.io.Start()
+		if p.useRing && p.ioc.attachRing(p.io) {
+			p.ioRing.Store(true)
+		}
+		defer p.io.Start() // on this thread: it gives the ring's traffic back
 	}
 	for {
 		select {
@@ -373,6 +386,9 @@ func (p *pacer) sleep(until int64) {
 
 // spin busy-waits until due, or until something is added or the spin budget runs out.
 func (p *pacer) spin(due int64) {
+	if p.io != nil {
+		p.io.Flush() // the sends just made go out now, not at the next sleep
+	}
 	start := p.clk.now()
 	now := start
 	for now < due {

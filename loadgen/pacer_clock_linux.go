@@ -40,6 +40,10 @@ type hrClock struct {
 	prompt, lazy []unix.PollFd
 	useLazy      bool
 	ioReady      bool // the loop's descriptor was readable when the last sleep ended
+	// ring, once the loop is on the pacer thread's io_uring (attachRing), is how the
+	// clock sleeps: one system call submits the sends made and waits, and a lazy wait
+	// ends only by its time (so a send added meanwhile waits up to lazyHorizon).
+	ring pacedIO
 }
 
 var _ ioClock = (*hrClock)(nil)
@@ -67,6 +71,10 @@ func newPacerClock(base time.Time) (pacerClock, func(loop func())) {
 func (c *hrClock) now() int64 { return int64(time.Since(c.base)) }
 
 func (c *hrClock) sleep(until int64) {
+	if c.ring != nil {
+		c.sleepRing(until)
+		return
+	}
 	fds := c.prompt
 	if c.useLazy {
 		fds = c.lazy
@@ -97,6 +105,39 @@ func (c *hrClock) sleep(until int64) {
 		}
 		return
 	}
+}
+
+// sleepRing is sleep in the loop's ring.
+func (c *hrClock) sleepRing(until int64) {
+	for {
+		d := time.Duration(-1)
+		if until != math.MaxInt64 {
+			if d = time.Duration(until - c.now()); d <= 0 {
+				return
+			}
+		}
+		watched, ready := c.ring.Sleep(d, !c.useLazy)
+		if watched {
+			var buf [8]byte
+			_, _ = unix.Read(c.efd, buf[:]) // reset the counter
+		}
+		c.ioReady = c.ioReady || ready
+		if watched || ready || until == math.MaxInt64 || c.now() >= until {
+			return
+		}
+		if c.raw {
+			runtime.Gosched() // a signal ended it: let the runtime preempt the goroutine if it asked to
+		}
+	}
+}
+
+// attachRing moves io onto an io_uring of this thread, watching the eventfd.
+func (c *hrClock) attachRing(io pacedIO) bool {
+	if !io.AttachRing(c.efd, c.raw) {
+		return false
+	}
+	c.ring = io
+	return true
 }
 
 // ppoll waits for fds until ts (nil: no limit).
@@ -141,6 +182,9 @@ func (c *hrClock) pollIO(check bool) bool {
 	}
 	if !check {
 		return false
+	}
+	if c.ring != nil {
+		return true // the ring's replies are known only after an Enter, which Poll makes
 	}
 	fds := [1]unix.PollFd{{Fd: c.prompt[1].Fd, Events: unix.POLLIN}}
 	var zero unix.Timespec

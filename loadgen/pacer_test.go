@@ -229,6 +229,7 @@ func (f *fakeIOClock) sleep(until int64) {
 func (f *fakeIOClock) watch(int, int, bool) bool { f.watched = true; return false }
 func (f *fakeIOClock) setLazy(lazy bool)         { f.lazy = lazy }
 func (f *fakeIOClock) pollIO(bool) bool          { return false }
+func (f *fakeIOClock) attachRing(pacedIO) bool   { return false }
 
 // fakeIO is a pacedIO that counts its polls.
 type fakeIO struct {
@@ -238,11 +239,14 @@ type fakeIO struct {
 	started bool
 }
 
-func (f *fakeIO) EventsFd() int   { return -1 }
-func (f *fakeIO) WakeFd() int     { return -1 }
-func (f *fakeIO) Stamped() bool   { return f.stamped }
-func (f *fakeIO) Start()          { f.started = true }
-func (f *fakeIO) Poll() time.Time { f.polls = append(f.polls, f.clk.t); return time.Time{} }
+func (f *fakeIO) EventsFd() int                          { return -1 }
+func (f *fakeIO) WakeFd() int                            { return -1 }
+func (f *fakeIO) Stamped() bool                          { return f.stamped }
+func (f *fakeIO) Start()                                 { f.started = true }
+func (f *fakeIO) Poll() time.Time                        { f.polls = append(f.polls, f.clk.t); return time.Time{} }
+func (f *fakeIO) AttachRing(int, bool) bool              { return false }
+func (f *fakeIO) Sleep(time.Duration, bool) (bool, bool) { return false, false }
+func (f *fakeIO) Flush()                                 {}
 
 // TestPacerServesIO: a pacer serving an I/O loop whose replies carry kernel receive
 // times sleeps lazily (not woken by replies) when it wakes again within lazyHorizon, and
@@ -265,7 +269,7 @@ func TestPacerServesIO(t *testing.T) {
 			clk := &fakeIOClock{fakeClock: fakeClock{step: us, overshoot: 20 * us}}
 			io := &fakeIO{clk: clk, stamped: tc.stamped}
 			p := newPacer(PacerConfig{Mode: PacerSleep}, clk, nil, nil)
-			if !p.withIO(io, time.Now(), false) || !clk.watched {
+			if !p.withIO(io, time.Now(), false, false) || !clk.watched {
 				t.Fatal("the pacer did not take the loop")
 			}
 			clk.idle = func() { close(p.stop) }

@@ -60,6 +60,11 @@ type Config struct {
 	// 10 ms) unless the other Ps are idle: set it only when nothing else in the process
 	// is timed, i.e. the broker runs elsewhere (dmbench run --target).
 	PacerKeepsP bool
+	// NoIOUring keeps the pacer's I/O loop on epoll: by default its thread moves the
+	// loop's sends and replies onto an io_uring of its own where the kernel allows
+	// (transport.Loop.AttachRing), so that a wake-up's sends and replies cost one
+	// system call.
+	NoIOUring bool
 	// MaxFrame closes a connection whose server sends a larger frame (counted under
 	// CauseFrameTooBig); 0 means DefaultMaxFrame. RecvBudget bounds the bytes all
 	// connections together hold for incoming messages (CauseRecvBudget beyond it); 0
@@ -286,6 +291,7 @@ type GeneratorStats struct {
 type ReplyTiming struct {
 	IOLoops        int  // I/O loops the connections ran on; 0: a receiver goroutine each
 	PacerIO        bool // the one loop was served by the pacer's thread between sends
+	IOUring        bool // ... through an io_uring of the pacer's thread
 	Kernel, Read   uint64
 	KernelWaitMean time.Duration
 	KernelWaitMax  time.Duration

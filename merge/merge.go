@@ -369,7 +369,7 @@ func (m *merger) generator(out *resultfmt.Result) (resultfmt.Generator, error) {
 	first := m.in[0].Result.Generator
 	g := resultfmt.Generator{Pacer: first.Pacer}
 	g.Pacer.SpinSeconds, g.Pacer.Wakes, g.Pacer.BudgetSpent, g.Pacer.Note = 0, 0, 0, ""
-	g.Replies = resultfmt.Replies{IOLoops: first.Replies.IOLoops, PacerServesIO: first.Replies.PacerServesIO}
+	g.Replies = resultfmt.Replies{IOLoops: first.Replies.IOLoops, PacerServesIO: first.Replies.PacerServesIO, IOUring: first.Replies.IOUring}
 	var waitSum float64
 	var sent, scheduled float64
 	var pacerNotes []string

@@ -439,6 +439,9 @@ func printGenerator(ew *errWriter, r *resultfmt.Result) {
 		where := fmt.Sprintf("%d I/O loop(s)", rp.IOLoops)
 		if rp.PacerServesIO {
 			where = "one I/O loop served by the pacer's thread"
+			if rp.IOUring {
+				where += " through its io_uring"
+			}
 		}
 		line := fmt.Sprintf("replies: on %s; %d reads timed by the kernel's receive timestamp, %d by the read", where, rp.KernelStamped, rp.ReadStamped)
 		if rp.KernelStamped > 0 {

@@ -209,6 +209,7 @@ type Generator struct {
 type Replies struct {
 	IOLoops          int    `json:"io_loops"`
 	PacerServesIO    bool   `json:"pacer_serves_io,omitempty"`
+	IOUring          bool   `json:"io_uring,omitempty"` // the pacer's loop ran on its io_uring
 	KernelStamped    uint64 `json:"kernel_stamped"`
 	ReadStamped      uint64 `json:"read_stamped"`
 	KernelWaitMeanUS int64  `json:"kernel_wait_mean_us"`
@@ -311,6 +312,7 @@ func FromLoadgen(meta Meta, lr *loadgen.Result) *Result {
 		Replies: Replies{
 			IOLoops:          g.Replies.IOLoops,
 			PacerServesIO:    g.Replies.PacerIO,
+			IOUring:          g.Replies.IOUring,
 			KernelStamped:    g.Replies.Kernel,
 			ReadStamped:      g.Replies.Read,
 			KernelWaitMeanUS: us(g.Replies.KernelWaitMean),

@@ -106,7 +106,30 @@ func (l *Loop) WakeFd() int { return l.impl.evfd }
 func (l *Loop) Poll() time.Time { return l.impl.pollTime() }
 
 // Start hands a Manual Loop to a goroutine of its own: its owner calls Poll no more.
+// With a ring (AttachRing) the owner must call it, on its thread: the ring's requests
+// are cancelled, what it received is handed on, and epoll reads the sockets again.
 func (l *Loop) Start() { l.impl.start() }
+
+// AttachRing moves a Manual Loop's traffic onto an io_uring owned by the calling thread
+// (which must be locked to its goroutine and is the Loop's owner from now on): replies
+// arrive through one multishot receive per connection, SendDirect on this thread queues
+// its message for the owner's next Sleep, Poll or Flush, and Sleep is the owner's wait,
+// which also ends when watch (≥ 0; -1 none) is readable. One system call then serves a
+// wake-up's sends and replies. keepP makes the ring's waits raw system calls that keep
+// the thread's P (see loadgen's pacer). It reports false where io_uring cannot be used;
+// the Loop then works as before.
+func (l *Loop) AttachRing(watch int, keepP bool) bool { return l.impl.attachRing(watch, keepP) }
+
+// Sleep is a ring owner's wait (AttachRing): it submits what is queued, then waits up to
+// d (d < 0: no limit) or, prompt, until anything completes or watch is readable. It
+// reports whether watch was readable and whether the Loop has work for Poll.
+func (l *Loop) Sleep(d time.Duration, prompt bool) (watched, ready bool) {
+	return l.impl.ringSleep(d, prompt)
+}
+
+// Flush submits the sends a ring owner queued, now (for an owner that will not Sleep
+// soon).
+func (l *Loop) Flush() { l.impl.ringFlush() }
 
 // Stamped reports whether the kernel stamps what the Loop's sockets receive
 // (LoopOptions.RecvTimestamps, and the system supports it).

@@ -39,20 +39,23 @@ type loopConn struct {
 	dialDone    chan error   // the first connection's outcome (capacity 1)
 	closedCh    chan struct{}
 
-	mu       sync.Mutex
-	cond     sync.Cond
-	fd       int       // (mu) -1 while there is no socket
-	state    loopState // (mu)
-	out      []byte    // (mu) bytes queued, not yet written
-	direct   []byte    // (mu) the direct write's encoding buffer
-	pollOut  bool      // (mu) EPOLLOUT is registered
-	posted   bool      // (mu) in the Loop's posted list
-	start    bool      // (mu) the first dial waits for the Loop
-	failErr  error     // (mu) a sender's write failed; the Loop ends the connection
-	closeReq bool      // (mu) Close was called
-	waiters  int       // (mu) senders waiting for room
-	deadline int64     // (mu) the receive deadline (ns; 0 none)
-	inner    int64     // (mu) connect timeout or reconnect time (ns; 0 none)
+	mu      sync.Mutex
+	cond    sync.Cond
+	fd      int       // (mu) -1 while there is no socket
+	state   loopState // (mu)
+	out     []byte    // (mu) bytes queued, not yet written
+	direct  []byte    // (mu) the direct write's encoding buffer
+	pollOut bool      // (mu) EPOLLOUT is registered
+	// ringRecv: the owner's ring reads the socket, not epoll; ringSending: a send of
+	// direct is in the ring (loop_ring_linux.go).
+	ringRecv, ringSending bool  // (mu)
+	posted                bool  // (mu) in the Loop's posted list
+	start                 bool  // (mu) the first dial waits for the Loop
+	failErr               error // (mu) a sender's write failed; the Loop ends the connection
+	closeReq              bool  // (mu) Close was called
+	waiters               int   // (mu) senders waiting for room
+	deadline              int64 // (mu) the receive deadline (ns; 0 none)
+	inner                 int64 // (mu) connect timeout or reconnect time (ns; 0 none)
 
 	dec     zmtpDecoder    // (loop)
 	msg     zmtpMessage    // (loop)
@@ -274,6 +277,7 @@ func (c *loopConn) ready(events uint32) {
 	c.mu.Lock()
 	state := c.state
 	fd := c.fd
+	ringRecv := c.ringRecv
 	c.mu.Unlock()
 	if fd < 0 {
 		return
@@ -303,8 +307,8 @@ func (c *loopConn) ready(events uint32) {
 		if events&unix.EPOLLOUT != 0 {
 			c.flush()
 		}
-		if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.read(fd)
+		if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 && !ringRecv {
+			c.read(fd) // else the ring's receive reports it
 		}
 	}
 }
@@ -316,24 +320,14 @@ func (c *loopConn) read(fd int) {
 		n, at, err := c.l.recv(fd, buf)
 		switch {
 		case n > 0:
-			if !c.consume(buf[:n], at) || n < len(buf) {
+			if !c.consume(buf[:n], at) || n < len(buf) || c.ringOwned() {
 				return
 			}
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
 			return
-		case err == nil: // end of stream
-			c.mu.Lock()
-			handshaking := c.state == loopHandshaking
-			c.mu.Unlock()
-			switch {
-			case handshaking:
-				c.fail(fmt.Errorf("transport: connecting to %s: %w", c.endpoint, nativeHandshakeIOError(c.hsStage(), errNativePeerClosed)))
-			case c.dec.partial():
-				c.fail(fmt.Errorf("%w: the broker closed the connection inside a message", ErrTruncated))
-			default:
-				c.fail(errNativePeerClosed)
-			}
+		case err == nil:
+			c.endOfStream()
 			return
 		default:
 			c.mu.Lock()
@@ -346,6 +340,21 @@ func (c *loopConn) read(fd int) {
 			}
 			return
 		}
+	}
+}
+
+// endOfStream ends the connection the peer closed (loop).
+func (c *loopConn) endOfStream() {
+	c.mu.Lock()
+	handshaking := c.state == loopHandshaking
+	c.mu.Unlock()
+	switch {
+	case handshaking:
+		c.fail(fmt.Errorf("transport: connecting to %s: %w", c.endpoint, nativeHandshakeIOError(c.hsStage(), errNativePeerClosed)))
+	case c.dec.partial():
+		c.fail(fmt.Errorf("%w: the broker closed the connection inside a message", ErrTruncated))
+	default:
+		c.fail(errNativePeerClosed)
 	}
 }
 
@@ -430,6 +439,9 @@ func (c *loopConn) up() bool {
 	c.mu.Unlock()
 	c.dec.reset()
 	c.backoff = c.opts.ReconnectMin
+	if c.l.ring != nil {
+		c.ringArm() // from now on the owner's ring reads the socket
+	}
 	c.q.notify()
 	emit(c.opts.OnEvent, Connected, c.endpoint, nil) // before Dial returns, as the goroutine DEALER does
 	if !c.everUp {
@@ -461,7 +473,8 @@ func (c *loopConn) command(cmd []byte) error {
 // flush writes the queued output (loop).
 func (c *loopConn) flush() {
 	c.mu.Lock()
-	if c.fd < 0 || c.failErr != nil {
+	if c.fd < 0 || c.failErr != nil || c.ringSending { // a ring send's completion sends the rest
+
 		c.mu.Unlock()
 		return
 	}
@@ -499,15 +512,25 @@ func (c *loopConn) writeLocked() error {
 		c.cond.Broadcast()
 	}
 	if want := len(c.out) > 0 || c.state == loopConnecting; want != c.pollOut {
-		events := uint32(unix.EPOLLIN | unix.EPOLLRDHUP)
-		if want {
-			events |= unix.EPOLLOUT
-		}
-		ev := unix.EpollEvent{Events: events, Fd: c.slot, Pad: c.gen.Load()}
-		if err := unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
-			return nativeIOError("epoll_ctl", err)
-		}
 		c.pollOut = want
+		return c.epollModLocked()
+	}
+	return nil
+}
+
+// epollModLocked registers the events c's socket wants: EPOLLOUT while output waits,
+// EPOLLIN unless the owner's ring reads it. Caller holds c.mu with a socket open.
+func (c *loopConn) epollModLocked() error {
+	var events uint32
+	if !c.ringRecv {
+		events = unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if c.pollOut {
+		events |= unix.EPOLLOUT
+	}
+	ev := unix.EpollEvent{Events: events, Fd: c.slot, Pad: c.gen.Load()}
+	if err := unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+		return nativeIOError("epoll_ctl", err)
 	}
 	return nil
 }
@@ -554,6 +577,7 @@ func (errLoopTimeout) Temporary() bool { return true }
 // closeSocketLocked closes the socket, if any. Caller holds c.mu (loop).
 func (c *loopConn) closeSocketLocked() {
 	if c.fd >= 0 {
+		c.ringClosingLocked()
 		unix.Close(c.fd) // also leaves the epoll set: no other descriptor refers to it
 		c.fd = -1
 		c.gen.Add(1)
@@ -671,6 +695,20 @@ func (c *loopConn) send(msg [][]byte, direct bool) error {
 		c.waiters++
 		c.cond.Wait()
 		c.waiters--
+	}
+	if direct && len(c.out) == 0 && c.ringSending {
+		c.out = zmtpAppendMessage(c.out, msg) // sent when the ring's send completes
+		c.mu.Unlock()
+		return nil
+	}
+	if direct && len(c.out) == 0 && c.ringRecv {
+		// The caller is the owner's thread, whose ring reads this socket: the send is
+		// submitted with its next wait.
+		c.direct = zmtpAppendMessage(c.direct[:0], msg)
+		if c.ringSendLocked() {
+			c.mu.Unlock()
+			return nil
+		}
 	}
 	if direct && len(c.out) == 0 {
 		buf := zmtpAppendMessage(c.direct[:0], msg)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dmbench/dmbench/internal/minheap"
+	"github.com/dmbench/dmbench/internal/uring"
 )
 
 // loopImpl is a Loop on Linux: one epoll instance, an eventfd to wake it, and the
@@ -58,6 +59,15 @@ type loopImpl struct {
 	waitSum, waitMax     atomic.Int64
 
 	sleeping atomic.Bool // in epoll_wait; a poster or an earlier timer must kick it
+
+	// The owner thread's ring (loop_ring_linux.go), nil without; the rest is the owner's
+	// too: watch is the descriptor it polls for its owner, inflight counts its requests
+	// not yet ended, epfdReady says epfd had events when last looked at, justWaited that
+	// the last Enter was the owner's wait (its deferred work ran), detaching that Start is
+	// taking the traffic back.
+	ring                             *uring.Ring
+	watch, inflight                  int
+	epfdReady, justWaited, detaching bool
 
 	mu      sync.Mutex
 	conns   []*loopConn // by slot; nil is free
@@ -138,6 +148,7 @@ func timestampsWork() bool {
 // Manual Loop's would wake a poller thread for every event its owner handles anyway.
 func (l *loopImpl) start() {
 	if l.started.CompareAndSwap(false, true) {
+		l.detachRing()
 		l.file = os.NewFile(uintptr(l.epfd), "epoll")
 		if rc, err := l.file.SyscallConn(); err == nil && l.file.SetReadDeadline(time.Time{}) == nil {
 			l.rc = rc // else the runtime cannot poll it: the Loop blocks in epoll_wait
@@ -154,11 +165,31 @@ func (l *loopImpl) driven() bool { return l.opts.Manual && !l.started.Load() }
 // queue.
 func (l *loopImpl) pollFor(d time.Duration) {
 	l.sleeping.Store(false)
+	if l.ring != nil {
+		l.ringReap(d)
+		l.next = l.round(l.epollReady())
+		return
+	}
 	n, err := unix.EpollWait(l.epfd, l.events, int(d/time.Millisecond))
 	if err != nil {
 		n = 0
 	}
 	l.next = l.round(n)
+}
+
+// epollReady is epoll_wait without waiting; with a ring only when its poll of epfd
+// said there are events.
+func (l *loopImpl) epollReady() int {
+	if l.ring != nil && !l.epfdReady {
+		return 0
+	}
+	n, err := unix.EpollWait(l.epfd, l.events, 0)
+	n = max(n, 0)
+	if err != nil {
+		n = 0
+	}
+	l.epfdReady = n > 0 // level-triggered events may remain: look again next time
+	return n
 }
 
 // pollTime is poll with the time as Poll gives it.
@@ -178,11 +209,10 @@ func (l *loopImpl) pollTime() time.Time {
 // wants to be called again (ns; loopForever: only when its descriptors are readable).
 func (l *loopImpl) poll() int64 {
 	l.sleeping.Store(false)
-	n, err := unix.EpollWait(l.epfd, l.events, 0)
-	if err != nil {
-		n = 0
+	if l.ring != nil {
+		l.ringReap(0)
 	}
-	l.next = l.round(n)
+	l.next = l.round(l.epollReady())
 	wake, stop := l.prepareSleep(l.next)
 	if stop {
 		return loopForever // Close shuts it down
@@ -221,24 +251,30 @@ func (l *loopImpl) recv(fd int, buf []byte) (int, time.Time, error) {
 	if r == 0 {
 		return 0, at, nil
 	}
-	stamp, ok := rxTimestamp(l.rctl[:l.rmsg.Controllen])
+	return int(r), l.stampTime(l.rctl[:l.rmsg.Controllen], at), nil
+}
+
+// stampTime is when data read at at arrived: the kernel's receive timestamp in ctl, if
+// there is one, else at; it counts which (ReadStats).
+func (l *loopImpl) stampTime(ctl []byte, at time.Time) time.Time {
+	stamp, ok := rxTimestamp(ctl)
 	if !ok {
 		l.nUnstamped.Add(1)
-		return int(r), at, nil
+		return at
 	}
 	// The stamp is on the real-time clock; carried over to the monotonic one by its age,
 	// which a clock step between the two readings could make nonsense: then it is not used.
 	wait := at.UnixNano() - stamp
 	if wait < 0 || wait > int64(maxStampAge) {
 		l.nUnstamped.Add(1)
-		return int(r), at, nil
+		return at
 	}
 	l.nStamped.Add(1)
 	l.waitSum.Add(wait)
 	if wait > l.waitMax.Load() {
 		l.waitMax.Store(wait)
 	}
-	return int(r), at.Add(-time.Duration(wait)), nil
+	return at.Add(-time.Duration(wait))
 }
 
 // maxStampAge is the longest wait between a kernel receive timestamp and its read that

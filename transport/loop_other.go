@@ -21,6 +21,12 @@ func (*loopImpl) pollTime() time.Time { return time.Time{} }
 
 func (*loopImpl) start() {}
 
+func (*loopImpl) attachRing(int, bool) bool { return false }
+
+func (*loopImpl) ringSleep(time.Duration, bool) (bool, bool) { return false, false }
+
+func (*loopImpl) ringFlush() {}
+
 func (*loopImpl) readStats() LoopReadStats { return LoopReadStats{} }
 
 func dialLoop(context.Context, string, DialOptions) (Dealer, error) { return nil, ErrNoLoop }

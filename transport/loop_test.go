@@ -5,7 +5,9 @@ package transport
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -310,4 +312,135 @@ func TestLoopRecvBudget(t *testing.T) {
 	if held := b.Held(); held > 64<<10 {
 		t.Fatalf("the loop still holds %d bytes after the hostile connections ended", held)
 	}
+}
+
+// TestLoopRing: a Manual Loop's owner thread moves the traffic onto its io_uring: its
+// direct sends go out with its next wait and the echoes come back through the ring in
+// order, timed by the kernel; a lazy Sleep is not ended by a reply, a prompt one is, and
+// so is one whose watched descriptor becomes readable; Start gives the sockets back to
+// epoll on the Loop's own goroutine, and traffic goes on.
+func TestLoopRing(t *testing.T) {
+	leakCheck(t)
+	r := testEcho(t, Native, ListenOptions{})
+	l := testLoop(t, LoopOptions{Manual: true, RecvTimestamps: true})
+	h := newRecordingHandler()
+	const dealers, rounds = 3, 40
+	var ds []Dealer
+	stop := driveManual(t, l)
+	for range dealers {
+		d, err := Dial(t.Context(), Native, r.Addr(), DialOptions{Loop: l, Handler: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	stop()
+	count := func() int {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.messages)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+
+	owner := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		owner <- func() error {
+			defer l.Start() // on the owner's thread, as it must be
+			if !l.AttachRing(efd, false) {
+				return fmt.Errorf("AttachRing failed: this machine's kernel must have io_uring")
+			}
+			for _, d := range ds {
+				if !d.(*loopConn).ringOwned() {
+					return fmt.Errorf("a DEALER that was up is not read by the ring")
+				}
+			}
+			for i := range rounds {
+				for k, d := range ds {
+					if err := d.(DirectSender).SendDirect([][]byte{{}, {byte(k), byte(i)}}); err != nil {
+						return err
+					}
+				}
+				for deadline := time.Now().Add(5 * time.Second); count() < (i+1)*dealers; {
+					if time.Now().After(deadline) {
+						return fmt.Errorf("round %d: %d echoes", i, count())
+					}
+					l.Sleep(10*time.Millisecond, true)
+					l.Poll()
+				}
+			}
+			// A lazy sleep is not ended by the echo; Poll then hands it on, timed at its arrival.
+			sent := time.Now()
+			if err := ds[0].(DirectSender).SendDirect([][]byte{{}, []byte("lazy")}); err != nil {
+				return err
+			}
+			l.Sleep(50*time.Millisecond, false)
+			slept := time.Since(sent)
+			l.Poll()
+			n := count()
+			h.mu.Lock()
+			at := h.arrived[n-1]
+			h.mu.Unlock()
+			if n != rounds*dealers+1 || slept < 45*time.Millisecond || at.Sub(sent) > 20*time.Millisecond || at.Before(sent) {
+				return fmt.Errorf("lazy: %d echoes after a sleep of %v, the last timed %v after its send; want %d, >= 45ms, < 20ms",
+					n, slept, at.Sub(sent), rounds*dealers+1)
+			}
+			// A prompt sleep ends for the echo.
+			sent = time.Now()
+			if err := ds[1].(DirectSender).SendDirect([][]byte{{}, []byte("prompt")}); err != nil {
+				return err
+			}
+			for count() < rounds*dealers+2 && time.Since(sent) < 5*time.Second {
+				l.Sleep(time.Second, true)
+				l.Poll()
+			}
+			if took := time.Since(sent); count() != rounds*dealers+2 || took > 500*time.Millisecond {
+				return fmt.Errorf("prompt: %d echoes after %v", count(), took)
+			}
+			// The watched descriptor ends a prompt sleep.
+			go func() {
+				time.Sleep(5 * time.Millisecond)
+				unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+			}()
+			start := time.Now()
+			watched := false
+			for !watched && time.Since(start) < 5*time.Second {
+				watched, _ = l.Sleep(time.Second, true)
+			}
+			if took := time.Since(start); !watched || took > 500*time.Millisecond {
+				return fmt.Errorf("watched: %v after %v", watched, took)
+			}
+			return nil
+		}()
+	}()
+	if err := <-owner; err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	next := make([]int, dealers)
+	for _, m := range h.messages[:rounds*dealers] {
+		k, i := int(m[1][0]), int(m[1][1])
+		if k >= dealers || i != next[k] {
+			t.Fatalf("echo %v out of order (next of DEALER %d: %d)", m[1], k, next[min(k, dealers-1)])
+		}
+		next[k]++
+	}
+	h.mu.Unlock()
+	if st := l.ReadStats(); st.Stamped < rounds*dealers {
+		t.Errorf("ReadStats %+v: want the ring's %d echoes stamped", st, rounds*dealers)
+	}
+	// Started: epoll reads the sockets again, on the Loop's goroutine.
+	if err := ds[2].Send([][]byte{{}, []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, "the echo after Start", func() bool { return len(h.messages) == rounds*dealers+3 })
+	for _, d := range ds {
+		d.Close()
+	}
+	h.waitFor(t, "Closed", func() bool { return h.closed == dealers })
 }

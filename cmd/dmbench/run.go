@@ -47,6 +47,7 @@ type runFlags struct {
 	spinWindow     time.Duration
 	spinBudget     float64
 	ioLoops        int
+	ioUring        bool
 	maxFrame       byteSize
 	recvBudget     byteSize
 	transport      *transport.Kind
@@ -99,6 +100,8 @@ func newRunCommand() *cobra.Command {
 	fs.IntVar(&f.ioLoops, "io-loops", 0, "run the native transport's connections on this many epoll I/O loops instead of\n"+
 		"a receiver goroutine each (Linux); 0 picks one, served by the pacer's thread, when every stage is\n"+
 		"open-loop; -1 never")
+	fs.BoolVar(&f.ioUring, "io-uring", true, "with the pacer's I/O loop (--io-loops 0), move its sends and replies onto an io_uring\n"+
+		"of the pacer's thread where the kernel allows: one system call per wake-up; false keeps epoll")
 	f.maxFrame, f.recvBudget = loadgen.DefaultMaxFrame, transport.DefaultRecvBudget
 	fs.Var(&f.maxFrame, "max-frame", "close a connection whose server sends a larger frame (counted as \"frame too large\")")
 	fs.Var(&f.recvBudget, "recv-budget", "what all connections together may hold for incoming messages; a message beyond it\n"+
@@ -328,7 +331,7 @@ func runOnce(sig *interrupts, c *cobra.Command, sc *scenarios.Scenario, name, ou
 	cfg := loadgen.Config{
 		Plan: sc.Plan(), Addr: addr, Transport: *f.transport,
 		Drain: f.drain, InterruptDrain: interruptDrain, Abandon: sig.abandon,
-		StallThreshold: f.stallThreshold, Reconnect: f.reconnect, Pacer: f.pacerCfg, IOLoops: f.ioLoops,
+		StallThreshold: f.stallThreshold, Reconnect: f.reconnect, Pacer: f.pacerCfg, IOLoops: f.ioLoops, NoIOUring: !f.ioUring,
 		MaxFrame: int64(f.maxFrame), RecvBudget: int64(f.recvBudget),
 		Intervals: w, Progress: progress.Update,
 		PacerKeepsP: srv == nil, // no broker in this process whose timers it could hold up

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command gofloor is floor.c in Go (issue 15): the least CPU a Go client spends per
 // request in a keepalive storm on this machine, for comparison with dmbench's. One locked
 // OS thread with 1 ns timer slack, N ZMTP DEALER connections to the signalling port of a
