@@ -14,8 +14,9 @@ import (
 // BenchmarkKeepaliveStorm measures what a keepalive storm costs the generator: N DEALER
 // connections, each sending HARTBEAT at 1/s (Poisson), to the reference broker in a
 // process of its own, so that the CPU and memory measured are the generator's alone. The
-// clients run on I/O loops (io=loops) or with a receiver goroutine each (io=goroutines),
-// side by side in one run. Each iteration is one run: all connections at once, a 2 s
+// clients run on the pacer's I/O loop through its io_uring (io=loops), on that loop on
+// epoll (io=loops-epoll) or with a receiver goroutine each (io=goroutines), side by side
+// in one run. Each iteration is one run: all connections at once, a 2 s
 // warm-up, then a 10 s stage (DMBENCH_STORM_SECONDS changes it).
 //
 // It reports, over the stage's measured window only (no connecting, no warm-up):
@@ -37,9 +38,10 @@ func BenchmarkKeepaliveStorm(b *testing.B) {
 	addr := startBrokerProcess(b)
 	for _, conns := range []int{1000, 5000, 10000} {
 		for _, io := range []struct {
-			name  string
-			loops int
-		}{{"loops", 0}, {"goroutines", -1}} {
+			name   string
+			loops  int
+			noRing bool
+		}{{"loops", 0, false}, {"loops-epoll", 0, true}, {"goroutines", -1, false}} {
 			b.Run(fmt.Sprintf("conns=%d/io=%s", conns, io.name), func(b *testing.B) {
 				plan := Plan{Timeout: 5 * time.Second, Seed: 1, Warmup: 2 * time.Second, Stages: []Stage{{
 					Duration: 2*time.Second + stage, Clients: conns,
@@ -56,7 +58,7 @@ func BenchmarkKeepaliveStorm(b *testing.B) {
 					rss0 := residentBytes()
 					var rssMid int64
 					cs := startCPUSampler(10 * time.Millisecond)
-					res := midStage(b, Config{Plan: plan, Addr: addr, IOLoops: io.loops, Drain: time.Second, PacerKeepsP: true}, func() {
+					res := midStage(b, Config{Plan: plan, Addr: addr, IOLoops: io.loops, NoIOUring: io.noRing, Drain: time.Second, PacerKeepsP: true}, func() {
 						runtime.GC()
 						rssMid = residentBytes()
 					})

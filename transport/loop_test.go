@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dmbench/dmbench/internal/uring"
 )
 
 // testLoop starts a Loop closed at the end of the test.
@@ -353,7 +355,7 @@ func TestLoopRing(t *testing.T) {
 		owner <- func() error {
 			defer l.Start() // on the owner's thread, as it must be
 			if !l.AttachRing(efd, false) {
-				return fmt.Errorf("AttachRing failed: this machine's kernel must have io_uring")
+				return fmt.Errorf("AttachRing failed (uring.Probe: %v): the test needs a kernel with io_uring", uring.Probe())
 			}
 			for _, d := range ds {
 				if !d.(*loopConn).ringOwned() {

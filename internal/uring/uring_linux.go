@@ -13,6 +13,7 @@ package uring
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -159,6 +160,18 @@ type Options struct {
 
 // ErrUnsupported says the kernel lacks what a Ring needs (or io_uring is disabled).
 var ErrUnsupported = errors.New("uring: io_uring with single issuer, deferred task work and extended wait arguments is not available")
+
+// Probe reports whether New can work here: nil, or why not (ErrUnsupported: no
+// io_uring, a kernel before 6.1, or io_uring disabled by sysctl or seccomp).
+func Probe() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, err := New(Options{Entries: 2, CQEntries: 4, Buffers: 2, BufferSize: 64})
+	if err != nil {
+		return err
+	}
+	return r.Close()
+}
 
 // New makes a ring owned by the calling thread, with provided buffers in group 0.
 func New(o Options) (*Ring, error) {

@@ -45,7 +45,7 @@ func newRing(t *testing.T, buffers int) *Ring {
 	t.Helper()
 	r, err := New(Options{Entries: 64, CQEntries: 256, Buffers: buffers, BufferSize: 256, ControlLen: 64})
 	if err != nil {
-		t.Fatalf("New: %v (this machine's kernel must have io_uring)", err)
+		t.Fatalf("New: %v (Probe: %v; the tests need a kernel with io_uring)", err, Probe())
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
@@ -231,5 +231,25 @@ func TestOtherThreadRefused(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	if _, err := r.Enter(0, 0, false); err == nil {
 		t.Fatal("Enter from another thread succeeded, want EEXIST")
+	}
+}
+
+// TestNewRefusesBadBuffers: buffer counts that are not a power of two, or buffers too
+// small for their header, are refused with an error, not a ring.
+func TestNewRefusesBadBuffers(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := Probe(); err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	for _, o := range []Options{
+		{Entries: 8, CQEntries: 16, Buffers: 3, BufferSize: 256},
+		{Entries: 8, CQEntries: 16, Buffers: 0, BufferSize: 256},
+		{Entries: 8, CQEntries: 16, Buffers: 4, BufferSize: 64, ControlLen: 64},
+	} {
+		if r, err := New(o); err == nil {
+			r.Close()
+			t.Errorf("New(%+v) made a ring, want an error", o)
+		}
 	}
 }
