@@ -131,9 +131,10 @@ func TestReplyTimes(t *testing.T) {
 				return
 			}
 			// One read per reply at most, plus each connection's handshake. The kernel turns
-			// stamping on a moment after the first socket asks (a deferred static key), so
-			// a handshake's read may go unstamped; replies come later.
-			if rt.Read > 20 || rt.Kernel < c.OK/2 || rt.Kernel+rt.Read > c.OK+20 {
+			// stamping on a moment after the first socket asks (a deferred static key; and
+			// off again a moment after the last one closes, as at the end of the subtest
+			// before), so the handshakes' reads and a first few replies' may go unstamped.
+			if rt.Read > 20+c.OK/4 || rt.Kernel < c.OK/2 || rt.Kernel+rt.Read > c.OK+20 {
 				t.Fatalf("%d reads stamped by the kernel and %d by the read for %d replies: want the replies' all stamped, about one per reply", rt.Kernel, rt.Read, c.OK)
 			}
 			if rt.KernelWaitMax <= 0 || rt.KernelWaitMean > rt.KernelWaitMax {
