@@ -177,17 +177,28 @@ func (l *loopImpl) slotConn(slot int32) *loopConn {
 	return nil
 }
 
-// detachRing gives the traffic back to epoll: every request is cancelled, what the ring
-// received meanwhile is handled, and the ring closed (owner thread). Called by a thread
-// that does not own the ring, it cannot wait for the cancellations: closing the ring
-// drops what it had received and not yet handed on.
+// detachRing gives the traffic back to epoll: the receives and polls are cancelled, the
+// sends in flight left to complete (cancelling one half sent would cut a message), what
+// the ring received meanwhile is handled, and the ring closed (owner thread). Called by
+// a thread that does not own the ring, or past a second, it cannot wait: closing the ring
+// drops what it had received and not yet handed on, and cancels what is left.
 func (l *loopImpl) detachRing() {
 	r := l.ring
 	if r == nil {
 		return
 	}
 	l.detaching = true
-	if r.CancelAll(ringData(ringCancel, 0, 0)) == nil {
+	l.mu.Lock()
+	conns := append([]*loopConn(nil), l.conns...)
+	l.mu.Unlock()
+	ok := r.Cancel(ringData(ringPollEpoll, 0, 0), ringData(ringCancel, 0, 0)) == nil &&
+		r.Cancel(ringData(ringPollWatch, 0, 0), ringData(ringCancel, 0, 0)) == nil
+	for _, c := range conns {
+		if c != nil && c.ringOwned() {
+			ok = ok && r.Cancel(ringData(ringRecv, c.slot, c.gen.Load()), ringData(ringCancel, 0, 0)) == nil
+		}
+	}
+	if ok {
 		for deadline := time.Now().Add(time.Second); l.inflight > 0 && time.Now().Before(deadline); {
 			if _, err := r.Enter(1, 10*time.Millisecond, true); err != nil {
 				break // not the owner
@@ -198,9 +209,6 @@ func (l *loopImpl) detachRing() {
 	}
 	r.Close()
 	l.ring = nil
-	l.mu.Lock()
-	conns := append([]*loopConn(nil), l.conns...)
-	l.mu.Unlock()
 	for _, c := range conns {
 		if c != nil {
 			c.ringGiveBack()

@@ -368,6 +368,16 @@ func (r *Ring) CancelFd(fd int, userData uint64) error {
 	return nil
 }
 
+// Cancel prepares the cancellation of every request whose user data is target.
+func (r *Ring) Cancel(target, userData uint64) error {
+	s, err := r.next()
+	if err != nil {
+		return err
+	}
+	s.opcode, s.fd, s.addr, s.opFlags, s.userData = opAsyncCancel, -1, target, cancelAll, userData
+	return nil
+}
+
 // CancelAll prepares the cancellation of every request.
 func (r *Ring) CancelAll(userData uint64) error {
 	s, err := r.next()

@@ -41,6 +41,26 @@ func tcpPair(t *testing.T) (int, int) {
 	return fd(a), fd(b)
 }
 
+// waitStamping waits until reads on b carry the kernel's receive timestamp: the kernel
+// turns stamping on a moment after the first socket asks (a deferred static key).
+func waitStamping(t *testing.T, a, b int) {
+	t.Helper()
+	buf, ctl := make([]byte, 16), make([]byte, 64)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := unix.Write(a, []byte{0}); err != nil {
+			t.Fatal(err)
+		}
+		_, oob, _, _, err := unix.Recvmsg(b, buf, ctl, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oob > 0 {
+			return
+		}
+	}
+	t.Fatal("the kernel never stamped a read")
+}
+
 func newRing(t *testing.T, buffers int) *Ring {
 	t.Helper()
 	r, err := New(Options{Entries: 64, CQEntries: 256, Buffers: buffers, BufferSize: 256, ControlLen: 64})
@@ -61,6 +81,7 @@ func TestSendRecvStamped(t *testing.T) {
 	if err := unix.SetsockoptInt(b, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 		t.Fatal(err)
 	}
+	waitStamping(t, a, b)
 	r := newRing(t, 4)
 	if err := r.RecvMultishot(b, 7); err != nil {
 		t.Fatal(err)
