@@ -277,9 +277,12 @@ func TestNativeSlowPeerDoesNotDelayOthers(t *testing.T) {
 	start := time.Now()
 	writeDone := make(chan error, 1)
 	go func() {
-		// Far more than the kernel's socket buffers plus the router's queue can hold:
-		// the echoes must block the writer.
-		for range 32 {
+		// Until the router cuts the peer off (or 30 s): more than the kernel's socket
+		// buffers plus the router's queue can hold, however far the router's send buffer
+		// grows meanwhile, so the echoes keep the writer blocked. A fixed amount (32 MiB)
+		// sometimes all fitted once the send buffer had grown: the writer then went idle,
+		// and an idle writer times nothing out (1 run in 12).
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); {
 			if _, err := slow.conn.Write(frame); err != nil {
 				writeDone <- err
 				return
