@@ -316,7 +316,8 @@ func TestZMQ4DealerDisconnect(t *testing.T) {
 				OnEvent: events.add,
 			})
 			if n := events.count(Connected); n != 1 {
-				t.Fatalf("%d Connected events after Dial, want 1", n)
+				events.mu.Lock()
+				t.Fatalf("%d Connected events after Dial, want 1 (all: %+v)", n, events.events)
 			}
 			r.Close()
 			eventually(t, "Disconnected event", func() bool { return events.count(Disconnected) == 1 })
