@@ -317,7 +317,9 @@ func TestZMQ4DealerDisconnect(t *testing.T) {
 			})
 			if n := events.count(Connected); n != 1 {
 				events.mu.Lock()
-				t.Fatalf("%d Connected events after Dial, want 1 (all: %+v)", n, events.events)
+				all := fmt.Sprintf("%+v", events.events)
+				events.mu.Unlock()
+				t.Fatalf("%d Connected events after Dial, want 1 (all: %s)", n, all)
 			}
 			r.Close()
 			eventually(t, "Disconnected event", func() bool { return events.count(Disconnected) == 1 })
