@@ -285,6 +285,11 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 	e.noteConnectedAtEnd()
 
 	res.Drain = e.drain(res.Interrupted)
+	// The stall monitor stops before the clients do: their shutdown abandons what is
+	// outstanding, and a look at the count after that would end a stall that lasted
+	// until the end (a silent server) early.
+	close(monStop)
+	<-monDone
 
 	// Close every connection; receivers count what is left as abandoned and exit.
 	e.clientsMu.Lock()
@@ -301,8 +306,6 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 	recWG.Wait()
 	res.End = time.Now()
 	endNs := e.offset(res.End)
-	close(monStop)
-	<-monDone
 	res.Stalls = e.stalls.result(endNs)
 
 	e.assemble(res, cum, stageTimes, stagesEnd)
