@@ -205,7 +205,8 @@ type Generator struct {
 // the kernel gave none), so that when dmbench read a reply is not in its latency; the
 // kernel wait is how long stamped replies waited to be read (the receive side's own
 // lateness). With IOLoops 0 each connection's receiver goroutine timed its replies when
-// it read them.
+// it read them. pacer_serves_io: the one loop was served by the pacer's thread; io_uring:
+// through an io_uring of that thread (run --io-uring).
 type Replies struct {
 	IOLoops          int    `json:"io_loops"`
 	PacerServesIO    bool   `json:"pacer_serves_io,omitempty"`
