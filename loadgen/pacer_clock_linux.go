@@ -97,8 +97,7 @@ func (c *hrClock) sleep(until int64) {
 			continue
 		}
 		if n > 0 && fds[0].Revents != 0 {
-			var buf [8]byte
-			_, _ = unix.Read(c.efd, buf[:]) // reset the counter
+			c.resetEventfd()
 		}
 		if n > 0 && len(fds) > 1 && fds[1].Revents != 0 {
 			c.ioReady = true
@@ -118,8 +117,7 @@ func (c *hrClock) sleepRing(until int64) {
 		}
 		watched, ready := c.ring.Sleep(d, !c.useLazy)
 		if watched {
-			var buf [8]byte
-			_, _ = unix.Read(c.efd, buf[:]) // reset the counter
+			c.resetEventfd()
 		}
 		c.ioReady = c.ioReady || ready
 		if watched || ready || until == math.MaxInt64 || c.now() >= until {
@@ -129,6 +127,12 @@ func (c *hrClock) sleepRing(until int64) {
 			runtime.Gosched() // a signal ended it: let the runtime preempt the goroutine if it asked to
 		}
 	}
+}
+
+// resetEventfd reads the eventfd's counter back to zero after it woke a sleep.
+func (c *hrClock) resetEventfd() {
+	var buf [8]byte
+	_, _ = unix.Read(c.efd, buf[:])
 }
 
 // attachRing moves io onto an io_uring of this thread, watching the eventfd.

@@ -320,7 +320,8 @@ func (c *loopConn) read(fd int) {
 		n, at, err := c.l.recv(fd, buf)
 		switch {
 		case n > 0:
-			if !c.consume(buf[:n], at) || n < len(buf) || c.ringOwned() {
+			// The handshake's end may have handed the socket to the owner's ring (up).
+			if !c.consume(buf[:n], at) || n < len(buf) || c.l.ring != nil && c.ringOwned() {
 				return
 			}
 		case err == unix.EINTR:
@@ -474,7 +475,6 @@ func (c *loopConn) command(cmd []byte) error {
 func (c *loopConn) flush() {
 	c.mu.Lock()
 	if c.fd < 0 || c.failErr != nil || c.ringSending { // a ring send's completion sends the rest
-
 		c.mu.Unlock()
 		return
 	}

@@ -184,7 +184,6 @@ func (l *loopImpl) epollReady() int {
 		return 0
 	}
 	n, err := unix.EpollWait(l.epfd, l.events, 0)
-	n = max(n, 0)
 	if err != nil {
 		n = 0
 	}

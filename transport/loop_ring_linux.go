@@ -75,7 +75,7 @@ func (l *loopImpl) attachRing(watch int, keepP bool) bool {
 	l.mu.Unlock()
 	for _, c := range conns {
 		if c != nil {
-			c.ringTakeOver()
+			c.ringArm()
 		}
 	}
 	_, _ = r.Enter(0, 0, false)
@@ -230,23 +230,13 @@ func (c *loopConn) ringLost() {
 	c.mu.Unlock()
 }
 
-// ringTakeOver arms the ring's receive for c if it is up (loop).
-func (c *loopConn) ringTakeOver() {
-	c.mu.Lock()
-	up := c.state == loopUp && c.fd >= 0
-	c.mu.Unlock()
-	if up {
-		c.ringArm()
-	}
-}
-
-// ringArm starts the ring's multishot receive on c's socket and takes EPOLLIN off it
-// (loop).
+// ringArm starts the ring's multishot receive on c's socket, if it is up, and takes
+// EPOLLIN off it (loop).
 func (c *loopConn) ringArm() {
 	l := c.l
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l.ring == nil || l.detaching || c.fd < 0 {
+	if l.ring == nil || l.detaching || c.fd < 0 || c.state != loopUp {
 		return
 	}
 	if l.ring.RecvMultishot(c.fd, ringData(ringRecv, c.slot, c.gen.Load())) != nil {

@@ -44,7 +44,6 @@ const (
 	pollAddMulti       = 1 << 0
 	cancelAll          = 1 << 0
 	cancelFd           = 1 << 1
-	cancelAny          = 1 << 2
 	registerPbufRing   = 22
 	offSQRing          = 0
 	offCQRing          = 0x8000000
@@ -121,7 +120,6 @@ type getEventsArg struct {
 type Ring struct {
 	fd       int
 	sqMem    []byte
-	cqMem    []byte
 	sqesMem  []byte
 	sqHead   *uint32
 	sqTail   *uint32
@@ -204,7 +202,7 @@ func (r *Ring) mapRings(p *params) error {
 	if err != nil {
 		return fmt.Errorf("uring: mapping the rings: %w", err)
 	}
-	r.sqMem, r.cqMem = mem, mem
+	r.sqMem = mem // the completion ring shares it (SINGLE_MMAP)
 	sqes, err := unix.Mmap(r.fd, offSQEs, int(p.sqEntries)*sqeSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		return fmt.Errorf("uring: mapping the submission entries: %w", err)
@@ -378,16 +376,6 @@ func (r *Ring) Cancel(target, userData uint64) error {
 	return nil
 }
 
-// CancelAll prepares the cancellation of every request.
-func (r *Ring) CancelAll(userData uint64) error {
-	s, err := r.next()
-	if err != nil {
-		return err
-	}
-	s.opcode, s.fd, s.opFlags, s.userData = opAsyncCancel, -1, cancelAny|cancelAll, userData
-	return nil
-}
-
 // Pending reports how many prepared entries the next Enter submits.
 func (r *Ring) Pending() int { return r.pending }
 
@@ -462,6 +450,5 @@ func (r *Ring) Close() error {
 			*m = nil
 		}
 	}
-	r.cqMem = nil
 	return nil
 }
