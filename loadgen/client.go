@@ -26,8 +26,10 @@ type client struct {
 	stageStarted int // s+1 once the client's part of stage s started (under the stage's lock)
 
 	mu          sync.Mutex
-	out         map[uint64]pending
-	fifos       []*fifo
+	out         pendingTable
+	fifos       []*fifo // the timeout queues; in fifoList, the first being fifo0, while one
+	fifoList    [1]*fifo
+	fifo0       fifo
 	timedOut    *timedOutRing // allocated at the first timeout (8 KiB: most clients never need it)
 	rel         []release
 	relNote     chan struct{} // capacity 1: "rel has entries"
@@ -57,7 +59,8 @@ type client struct {
 	// Receiver state (receiver.go).
 	rb      *batcher // ownRB, or with an I/O loop the loop's batch (loop.go)
 	ownRB   batcher
-	onLoop  bool // the connection runs on an I/O loop: no receiver goroutine
+	onLoop  bool        // the connection runs on an I/O loop: no receiver goroutine
+	lh      loopHandler // its Handler then
 	expired []event
 	// rArmed is armed as the receiver last set it. The sender and retire only bring
 	// armed forward, so armed ≤ rArmed: the receiver can tell from its own copy, without
@@ -70,12 +73,12 @@ func newClient(e *engine, index int) *client {
 		e:       e,
 		index:   index,
 		done:    make(chan struct{}),
-		out:     make(map[uint64]pending),
 		relNote: make(chan struct{}, 1),
 		paced:   make(chan struct{}, 1),
 		armed:   noDeadline,
 		rArmed:  noDeadline,
 	}
+	c.fifos = c.fifoList[:0]
 	c.sb.out = e.batches
 	c.ownRB.out = e.batches
 	c.rb = &c.ownRB

@@ -73,7 +73,8 @@ func (e *engine) connect(ctx context.Context, p int, first func(), joined func(*
 		opts := transport.DialOptions{OnEvent: c.onEvent, Reconnect: e.cfg.Reconnect, MaxFrameSize: e.cfg.MaxFrame, RecvBudget: e.budget}
 		if il := e.loopFor(p / e.sh.shard.count()); il != nil { // a shard's clients spread over every loop
 			c.onLoop, c.rb = true, &il.rb
-			opts.Loop, opts.Handler = il.l, loopHandler{c: c, il: il}
+			c.lh = loopHandler{c: c, il: il}
+			opts.Loop, opts.Handler = il.l, &c.lh // in the client: a reply reads the client's lines
 		}
 		t0 := time.Now()
 		d, err := e.dial(ctx, e.cfg.Addr, opts)

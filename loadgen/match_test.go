@@ -56,9 +56,9 @@ func TestHandleMatching(t *testing.T) {
 	// Outstanding: seq 0 (GROUPADD, stage 0), seq 1 (HARTBEAT, stage 1), seq 2 timed out.
 	now := e.now()
 	later := now + int64(time.Hour)
-	c.out[0] = pending{intended: now - 2000, sent: now - 1000, deadline: later, bucket: 1, cmd: 0}
-	c.out[1] = pending{intended: now, sent: now, deadline: later, bucket: 2, cmd: 1}
-	c.out[2] = pending{intended: now, sent: now, deadline: now - 1, bucket: 1, cmd: 0}
+	c.out.put(0, pending{intended: now - 2000, sent: now - 1000, deadline: later, bucket: 1, cmd: 0})
+	c.out.put(1, pending{intended: now, sent: now, deadline: later, bucket: 2, cmd: 1})
+	c.out.put(2, pending{intended: now, sent: now, deadline: now - 1, bucket: 1, cmd: 0})
 	c.fifos[0].push(fifoEntry{seq: 2, deadline: now - 1}) // deadlines are in queue order
 	c.fifos[0].push(fifoEntry{seq: 0, deadline: now + int64(time.Second)})
 	c.fifos[0].push(fifoEntry{seq: 1, deadline: now + int64(time.Second)})
@@ -110,8 +110,8 @@ func TestHandleMatching(t *testing.T) {
 	if ev := b.ev[1]; ev.v1 < 2 || ev.v2 < 1 || ev.v1 < ev.v2 {
 		t.Errorf("OK reply latencies corrected %d µs, uncorrected %d µs: want corrected ≥ uncorrected ≥ 1", ev.v1, ev.v2)
 	}
-	if n := c.outstanding.Load(); n != 0 || len(c.out) != 0 {
-		t.Errorf("%d outstanding (%d in the table) after every request ended, want 0", n, len(c.out))
+	if n := c.outstanding.Load(); n != 0 || c.out.len() != 0 {
+		t.Errorf("%d outstanding (%d in the table) after every request ended, want 0", n, c.out.len())
 	}
 }
 
@@ -125,7 +125,7 @@ func TestExpireExact(t *testing.T) {
 	c := newClient(e, 0)
 	f := c.fifoFor(int64(time.Second))
 	// seq 0: intended 0, sent 5 ms later, deadline sent + 1 s. seq 1 answered already.
-	c.out[0] = pending{intended: 0, sent: int64(5 * time.Millisecond), bucket: 1}
+	c.out.put(0, pending{intended: 0, sent: int64(5 * time.Millisecond), bucket: 1})
 	f.push(fifoEntry{seq: 0, deadline: int64(1005 * time.Millisecond)})
 	f.push(fifoEntry{seq: 1, deadline: int64(1006 * time.Millisecond)})
 	c.outstanding.Store(1)

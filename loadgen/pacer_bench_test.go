@@ -24,14 +24,14 @@ func BenchmarkPacer(b *testing.B) {
 			cpu0, _ := cpuTime()
 			b.ResetTimer()
 			e := &timed{due: clk.now() + every}
-			e.fire = func(now int64) (int64, bool) {
+			e.f = fireFunc(func(now int64) (int64, bool) {
 				_ = late.RecordValue(max(1, now-e.due))
 				if n++; n >= b.N {
 					close(done)
 					return 0, false
 				}
 				return e.due + every, true
-			}
+			})
 			p.start(runLoop)
 			p.add(e)
 			<-done

@@ -42,10 +42,10 @@ func runPacer(t *testing.T, cfg PacerConfig, clk *fakeClock, dues ...int64) (*pa
 	var fired []firing
 	for _, d := range dues {
 		e := &timed{due: d}
-		e.fire = func(now int64) (int64, bool) {
+		e.f = fireFunc(func(now int64) (int64, bool) {
 			fired = append(fired, firing{e.due, now})
 			return 0, false
-		}
+		})
 		p.add(e)
 	}
 	p.loop()
@@ -275,7 +275,7 @@ func TestPacerServesIO(t *testing.T) {
 			clk.idle = func() { close(p.stop) }
 			fired := 0
 			for _, d := range dues {
-				p.add(&timed{due: d, fire: func(int64) (int64, bool) { fired++; return 0, false }})
+				p.add(&timed{due: d, f: fireFunc(func(int64) (int64, bool) { fired++; return 0, false })})
 			}
 			p.loop()
 			if fired != len(dues) {

@@ -124,7 +124,7 @@ func (c *client) expire(now int64) {
 	for _, f := range c.fifos {
 		for !f.empty() {
 			h := f.front()
-			p, ok := c.out[h.seq]
+			p, ok := c.out.get(h.seq)
 			if !ok {
 				f.pop() // answered
 				continue
@@ -133,7 +133,7 @@ func (c *client) expire(now int64) {
 				break
 			}
 			f.pop()
-			delete(c.out, h.seq)
+			c.out.take(h.seq)
 			c.outstanding.Add(-1)
 			c.addTimedOut(h.seq)
 			c.freeSlot(&p, h.deadline)
@@ -152,10 +152,9 @@ func (c *client) finish(now int64) {
 	c.expire(now)
 	c.expired = c.expired[:0]
 	c.mu.Lock()
-	for seq, p := range c.out {
+	c.out.drain(func(_ uint64, p pending) {
 		c.expired = append(c.expired, event{at: now, bucket: p.bucket, cmd: p.cmd, kind: evAbandoned})
-		delete(c.out, seq)
-	}
+	})
 	c.outstanding.Store(0)
 	for _, f := range c.fifos {
 		f.q, f.head = nil, 0
@@ -180,10 +179,9 @@ func (c *client) handle(frames [][]byte, now int64, msg *protocol.Message) {
 		return
 	}
 	c.mu.Lock()
-	p, found := c.out[seq]
+	p, found := c.out.take(seq)
 	var late, issued, expired bool
 	if found {
-		delete(c.out, seq)
 		c.outstanding.Add(-1)
 		// A reply after the deadline that the expiry check has not reached yet is a
 		// timeout all the same, so the outcome does not depend on when the check runs.

@@ -26,7 +26,11 @@ type arrivals struct {
 	dur     float64 // stage length in seconds; 0 when the stage is bounded by count
 	clients float64 // C
 	poisson bool
-	rng     *rand.Rand // for Poisson gaps
+	// src and rng draw the Poisson gaps. They are held in the arrivals, not pointed to,
+	// so a draw reads the cache lines the schedule already touched; rng reads src by
+	// address, so arrivals are initialised in place (init) and never copied.
+	src rand.PCG
+	rng rand.Rand
 
 	u     float64 // the position on the count axis of the next arrival
 	n     int64   // arrivals yielded so far
@@ -35,19 +39,28 @@ type arrivals struct {
 
 // newArrivals returns client c's arrivals for an open-loop stage of clients clients.
 // requests > 0 bounds the stage by count (then dur is ignored and the rate is constant).
-func newArrivals(o *Open, dur time.Duration, requests int64, clients, c int, rng *rand.Rand) *arrivals {
+// The Poisson gaps are drawn from a copy of src.
+func newArrivals(o *Open, dur time.Duration, requests int64, clients, c int, src *rand.PCG) *arrivals {
+	a := new(arrivals)
+	a.init(o, dur, requests, clients, c, src)
+	return a
+}
+
+// init makes a client c's arrivals, in place: see newArrivals.
+func (a *arrivals) init(o *Open, dur time.Duration, requests int64, clients, c int, src *rand.PCG) {
 	if requests > 0 {
 		dur = 0 // bounded by count: no duration, so a constant rate
 	}
-	a := &arrivals{
+	*a = arrivals{
 		r0:      o.RateAt(0, dur),
 		r1:      o.RateAt(dur, dur),
 		dur:     dur.Seconds(),
 		clients: float64(clients),
 		poisson: o.Poisson,
-		rng:     rng,
+		src:     *src,
 		limit:   -1,
 	}
+	a.rng = *rand.New(&a.src)
 	if requests > 0 {
 		a.limit = share(requests, clients, c)
 	}
@@ -56,7 +69,6 @@ func newArrivals(o *Open, dur time.Duration, requests int64, clients, c int, rng
 	} else {
 		a.u = float64(c) + 0.5
 	}
-	return a
 }
 
 // share is client c's part of n requests split across clients: the requests with index

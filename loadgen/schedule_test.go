@@ -88,7 +88,7 @@ func TestArrivalsOnPaper(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newArrivals(&tc.open, tc.dur, tc.requests, tc.clients, tc.client, rand.New(rand.NewPCG(1, 2)))
+			a := newArrivals(&tc.open, tc.dur, tc.requests, tc.clients, tc.client, rand.NewPCG(1, 2))
 			a.skipTo(tc.join)
 			var got []time.Duration
 			for {
@@ -133,8 +133,8 @@ func TestArrivalsPoisson(t *testing.T) {
 			total := 0
 			var gaps []float64
 			for c := 0; c < tc.clients; c++ {
-				a := newArrivals(&tc.open, tc.dur, 0, tc.clients, c, rand.New(rand.NewPCG(7, uint64(c))))
-				b := newArrivals(&tc.open, tc.dur, 0, tc.clients, c, rand.New(rand.NewPCG(7, uint64(c))))
+				a := newArrivals(&tc.open, tc.dur, 0, tc.clients, c, rand.NewPCG(7, uint64(c)))
+				b := newArrivals(&tc.open, tc.dur, 0, tc.clients, c, rand.NewPCG(7, uint64(c)))
 				prev := time.Duration(-1)
 				for {
 					off, ok := a.next()
@@ -196,7 +196,7 @@ func TestArrivalsRemaining(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newArrivals(&tc.open, time.Second, tc.requests, tc.clients, 0, rand.New(rand.NewPCG(1, 1)))
+			a := newArrivals(&tc.open, time.Second, tc.requests, tc.clients, 0, rand.NewPCG(1, 1))
 			for range tc.taken {
 				a.next()
 			}

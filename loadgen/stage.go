@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"math/rand/v2"
@@ -268,10 +269,11 @@ type work struct {
 	st      *Stage
 	start   int64 // the stage's start, ns since the run's start
 	end     int64 // the stage's end; math.MaxInt64 when bounded by count
-	mix     []mixEntry
+	mix     []mixEntry // mix1 while the stage has one request
+	mix1    [1]mixEntry
 	total   float64 // sum of weights
 	cmdRng  *rand.Rand
-	arrRng  *rand.Rand
+	arrSrc  rand.PCG // the Poisson gaps' source (copied into the arrivals)
 	clients int
 }
 
@@ -286,6 +288,7 @@ type mixEntry struct {
 	ack            bool
 	timeout        int64 // ns
 	fifo           *fifo
+	props          []byte // the encoded properties when they never change (no names), else nil
 }
 
 // prepare builds every client's part of stage s: its mix (calling the name factories,
@@ -297,15 +300,25 @@ func (e *engine) prepare(s int) []work {
 	st := &e.plan.Stages[s]
 	works := make([]work, st.Clients)
 	seed := uint64(e.plan.Seed)
+	// A request without names has the same properties every time: encoded once here,
+	// shared by every client, rather than at each send.
+	props := make([][]byte, len(st.Mix))
+	for i := range st.Mix {
+		if r := &st.Mix[i]; r.Group == nil && r.Channel == nil {
+			enc := protocol.Encoder{StringNames: r.StringNames}
+			props[i] = bytes.Clone(enc.Properties(&protocol.Properties{TTL: r.TTL, Ack: r.Ack}))
+		}
+	}
 	for c := range works {
 		if !e.sh.shard.Owns(c) {
 			continue
 		}
 		w := &works[c]
 		w.stage, w.st, w.clients = s, st, st.Clients
+		w.mix = w.mix1[:0]
 		stream := uint64(s)<<32 | uint64(c)
 		w.cmdRng = rand.New(rand.NewPCG(seed, stream<<1))
-		w.arrRng = rand.New(rand.NewPCG(seed, stream<<1|1))
+		w.arrSrc = *rand.NewPCG(seed, stream<<1|1)
 		for i := range st.Mix {
 			r := &st.Mix[i]
 			w.total += r.Weight
@@ -317,6 +330,7 @@ func (e *engine) prepare(s int) []work {
 				ttl:         r.TTL,
 				ack:         r.Ack,
 				timeout:     int64(e.timeoutOf(r)),
+				props:       props[i],
 			}
 			if r.Group != nil {
 				m.group = e.sh.shard.namer(r.Group(c))

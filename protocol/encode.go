@@ -9,12 +9,13 @@ import (
 
 // Encoder turns messages into frames, reusing its buffers: the frames Encode returns are
 // valid until the next call. The zero value is ready to use. An Encoder is not safe for
-// concurrent use.
+// concurrent use, and must not be copied after first use (its frames are held in it).
 type Encoder struct {
 	// StringNames sends group_name and channel_name as msgpack str instead of bin.
 	StringNames bool
 
 	frames [][]byte
+	inline [5][]byte // frames' backing while a message has at most one envelope frame
 	buf    bytes.Buffer
 	enc    *msgpack.Encoder
 }
@@ -22,6 +23,9 @@ type Encoder struct {
 // Encode returns m as multipart frames: envelope, the empty delimiter, id, command and
 // properties (m.RawProperties when set, else m.Properties encoded as a msgpack map).
 func (e *Encoder) Encode(m *Message) [][]byte {
+	if e.frames == nil {
+		e.frames = e.inline[:0]
+	}
 	e.frames = append(e.frames[:0], m.Envelope...)
 	props := m.RawProperties
 	if props == nil {

@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dmbench/dmbench/internal/prefetch"
 )
 
 // loopConn is a native DEALER on a Loop: one socket at a time, replaced with backoff
@@ -59,6 +61,10 @@ type loopConn struct {
 
 	dec     zmtpDecoder    // (loop)
 	msg     zmtpMessage    // (loop)
+	// msgEnds and msgFrames back msg's ends and frames while a message has a few frames:
+	// decoding a reply then writes the connection's own cache lines.
+	msgEnds   [6]int
+	msgFrames [6][]byte
 	hs      *zmtpHandshake // (loop) during the handshake
 	acct    recvAccount    // (loop) this connection's share of its RecvBudget
 	backoff time.Duration  // (loop) the next reconnect's wait
@@ -118,6 +124,7 @@ func dialLoop(ctx context.Context, endpoint string, opts DialOptions) (Dealer, e
 	}
 	c.dec.maxFrame = c.maxFrame
 	c.dec.msg = &c.msg
+	c.msg.ends, c.msg.frames = c.msgEnds[:0], c.msgFrames[:0]
 	c.acct.b = opts.RecvBudget
 	if c.acct.b == nil {
 		c.acct.b = c.l.budget
@@ -768,6 +775,9 @@ func (c *loopConn) Send(msg [][]byte) error { return c.send(msg, false) }
 
 // SendDirect writes msg on the caller's goroutine when nothing is queued (DirectSender).
 func (c *loopConn) SendDirect(msg [][]byte) error { return c.send(msg, true) }
+
+// Prefetch brings the connection's own fields into the caches (Prefetcher).
+func (c *loopConn) Prefetch() { prefetch.Object(c) }
 
 // Recv returns the next message queued for it, or ErrHandlerRecv with a Handler.
 func (c *loopConn) Recv() ([][]byte, error) {
