@@ -267,8 +267,8 @@ func isClosed(ch <-chan struct{}) bool {
 type work struct {
 	stage   int
 	st      *Stage
-	start   int64 // the stage's start, ns since the run's start
-	end     int64 // the stage's end; math.MaxInt64 when bounded by count
+	start   int64      // the stage's start, ns since the run's start
+	end     int64      // the stage's end; math.MaxInt64 when bounded by count
 	mix     []mixEntry // mix1 while the stage has one request
 	mix1    [1]mixEntry
 	total   float64 // sum of weights

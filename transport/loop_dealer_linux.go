@@ -59,17 +59,17 @@ type loopConn struct {
 	deadline              int64 // (mu) the receive deadline (ns; 0 none)
 	inner                 int64 // (mu) connect timeout or reconnect time (ns; 0 none)
 
-	dec     zmtpDecoder    // (loop)
-	msg     zmtpMessage    // (loop)
+	dec zmtpDecoder // (loop)
+	msg zmtpMessage // (loop)
 	// msgEnds and msgFrames back msg's ends and frames while a message has a few frames:
 	// decoding a reply then writes the connection's own cache lines.
 	msgEnds   [6]int
 	msgFrames [6][]byte
-	hs      *zmtpHandshake // (loop) during the handshake
-	acct    recvAccount    // (loop) this connection's share of its RecvBudget
-	backoff time.Duration  // (loop) the next reconnect's wait
-	everUp  bool           // (loop) the first connection completed
-	pong    []byte         // (loop)
+	hs        *zmtpHandshake // (loop) during the handshake
+	acct      recvAccount    // (loop) this connection's share of its RecvBudget
+	backoff   time.Duration  // (loop) the next reconnect's wait
+	everUp    bool           // (loop) the first connection completed
+	pong      []byte         // (loop)
 }
 
 // loopState is where a Loop DEALER's connection is.
