@@ -1,5 +1,7 @@
 package protocol
 
+import "unsafe"
+
 // Command is a signalling command: 8 ASCII bytes on the wire, such as "GROUPADD".
 type Command string
 
@@ -61,21 +63,13 @@ func commandOf(b []byte) Command {
 	return ""
 }
 
-// wireNames holds each known command's bytes, so that encoding one does not allocate.
-var wireNames = func() map[Command][]byte {
-	m := make(map[Command][]byte, len(Commands))
-	for _, c := range Commands {
-		m[c] = []byte(c)
-	}
-	return m
-}()
-
-// Bytes returns the command's wire bytes. The caller must not modify them.
+// Bytes returns the command's wire bytes: the string's own bytes, so that encoding one
+// neither allocates nor looks anything up. The caller must not modify them.
 func (c Command) Bytes() []byte {
-	if b, ok := wireNames[c]; ok {
-		return b
+	if c == "" {
+		return []byte{}
 	}
-	return []byte(c)
+	return unsafe.Slice(unsafe.StringData(string(c)), len(c))
 }
 
 // ExpectedReply returns the reply command that means a request succeeded: COMPLETE for

@@ -61,8 +61,10 @@ type loopConn struct {
 
 	dec zmtpDecoder // (loop)
 	msg zmtpMessage // (loop)
-	// msgEnds and msgFrames back msg's ends and frames while a message has a few frames:
-	// decoding a reply then writes the connection's own cache lines.
+	// msgData, msgEnds and msgFrames back msg's data, ends and frames while a message is
+	// small: decoding a reply then writes the connection's own cache lines. msgData is
+	// charged to the receive budget like any buffer.
+	msgData   [128]byte
 	msgEnds   [6]int
 	msgFrames [6][]byte
 	hs        *zmtpHandshake // (loop) during the handshake
@@ -124,11 +126,12 @@ func dialLoop(ctx context.Context, endpoint string, opts DialOptions) (Dealer, e
 	}
 	c.dec.maxFrame = c.maxFrame
 	c.dec.msg = &c.msg
-	c.msg.ends, c.msg.frames = c.msgEnds[:0], c.msgFrames[:0]
+	c.msg.data, c.msg.ends, c.msg.frames = c.msgData[:0], c.msgEnds[:0], c.msgFrames[:0]
 	c.acct.b = opts.RecvBudget
 	if c.acct.b == nil {
 		c.acct.b = c.l.budget
 	}
+	c.account()
 	c.dec.grow = func(buf *[]byte, need int) error { return c.acct.grow(buf, need, loopReadBuf) }
 	if !c.l.register(c) || !c.l.post(c) {
 		c.l.release(c)
@@ -406,7 +409,7 @@ func (c *loopConn) consume(p []byte, at time.Time) bool {
 			c.h.Message(c.msg.frames, at)
 			c.dispatching.Store(false)
 			if cap(c.msg.data) > nativeRetainBuf {
-				c.msg.data = nil
+				c.msg.data = c.msgData[:0]
 				c.account()
 			}
 			if !c.live() {
@@ -607,7 +610,7 @@ func (c *loopConn) fail(err error) {
 	c.hs = nil
 	c.dec.reset()
 	if cap(c.msg.data) > nativeRetainBuf {
-		c.msg.data = nil // a big message's buffer goes back to the budget
+		c.msg.data = c.msgData[:0] // a big message's buffer goes back to the budget
 	}
 	if cap(c.dec.cmd) > nativeRetainBuf {
 		c.dec.cmd = nil
