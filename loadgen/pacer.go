@@ -6,10 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/dmbench/dmbench/internal/minheap"
-	"github.com/dmbench/dmbench/internal/prefetch"
 )
 
 // PacerMode is how the pacer waits for the next due send.
@@ -112,39 +110,6 @@ type timed struct {
 // lines the entry is on.
 type firer interface {
 	fire(now int64) (next int64, again bool)
-}
-
-// warmer is a firer that can bring what its next fire reads into the CPU's caches ahead
-// of time (prefetch, without waiting for it). depth says how far: 1, the firer's fields
-// may be read (an earlier call prefetched it) to prefetch what they point to; 2, that
-// too may be read, to prefetch the level below.
-type warmer interface {
-	warm(depth int)
-}
-
-// The pacer prefetches the entries due next while it waits for them, in a pipeline down
-// the heap: the root (due next) is warmed at depth 2, its children at depth 1, theirs
-// only by address (aheadBytes from the entry: an entry embedded at the start of its
-// firer, as openSender's is, brings the firer's first lines). As entries move up the
-// heap, each wait finds cached what an earlier one prefetched, and the send reads its
-// state from the caches, not from memory: a cold cache line costs ~0.4 µs on a VM, and a
-// send reads a dozen.
-const (
-	aheadNear  = 3 // the heap's first two levels: depth 2 for the root, 1 for the others
-	aheadFar   = 7 // its third: by address
-	aheadBytes = 192
-)
-
-// warmAhead prefetches what the next sends will read (see aheadNear).
-func (p *pacer) warmAhead() {
-	for i := range min(len(p.h), aheadFar) {
-		t := p.h[i].V
-		if i >= aheadNear {
-			prefetch.Lines(unsafe.Pointer(t), aheadBytes)
-		} else if w, ok := t.f.(warmer); ok {
-			w.warm(2 - min(i, 1))
-		}
-	}
 }
 
 // fireFunc is a function as a firer.
@@ -406,7 +371,6 @@ func (p *pacer) loop() {
 // wait waits for due with the idle strategy: it returns at or after due, or earlier when
 // something was added (the loop then looks again).
 func (p *pacer) wait(due, now int64) {
-	p.warmAhead()
 	window := int64(p.cfg.SpinWindow)
 	switch {
 	case p.cfg.Mode == PacerSpin:

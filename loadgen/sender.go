@@ -5,7 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/dmbench/dmbench/internal/prefetch"
 	"github.com/dmbench/dmbench/protocol"
 	"github.com/dmbench/dmbench/transport"
 )
@@ -211,24 +210,6 @@ type openSender struct {
 	w    *work
 	done func()
 	arr  arrivals
-}
-
-// warm prefetches what fire will read (warmer): at depth 1 the client's, the stage's and
-// the sender's own lines; at depth 2 also the mix entry's and the connection's.
-func (o *openSender) warm(depth int) {
-	c, w := o.c, o.w
-	prefetch.Object(c)
-	prefetch.Object(w)
-	prefetch.Object(o)
-	if depth < 2 {
-		return
-	}
-	if len(w.mix) == 1 {
-		prefetch.Object(&w.mix[0])
-	}
-	if pf, ok := c.d.(transport.Prefetcher); ok {
-		pf.Prefetch()
-	}
 }
 
 // next returns the next intended send time (ns since the run's start) and whether it is

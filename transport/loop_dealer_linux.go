@@ -16,8 +16,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/dmbench/dmbench/internal/prefetch"
 )
 
 // loopConn is a native DEALER on a Loop: one socket at a time, replaced with backoff
@@ -778,9 +776,6 @@ func (c *loopConn) Send(msg [][]byte) error { return c.send(msg, false) }
 
 // SendDirect writes msg on the caller's goroutine when nothing is queued (DirectSender).
 func (c *loopConn) SendDirect(msg [][]byte) error { return c.send(msg, true) }
-
-// Prefetch brings the connection's own fields into the caches (Prefetcher).
-func (c *loopConn) Prefetch() { prefetch.Object(c) }
 
 // Recv returns the next message queued for it, or ErrHandlerRecv with a Handler.
 func (c *loopConn) Recv() ([][]byte, error) {

@@ -97,13 +97,6 @@ type DirectSender interface {
 	SendDirect(msg [][]byte) error
 }
 
-// Prefetcher is a Dealer that can ask the CPU to bring its sending state into the caches
-// ahead of a send, without waiting for it: a pacer that knows the next send calls it
-// before it sleeps. The Loop DEALER is one.
-type Prefetcher interface {
-	Prefetch()
-}
-
 // Router is the server side: it listens and talks to many DEALER peers.
 //
 // Recv is called from one goroutine at a time; Send may be called from several.
