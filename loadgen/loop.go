@@ -48,7 +48,7 @@ func (e *engine) startLoops() {
 	}
 	for range n {
 		il := &ioLoop{e: e}
-		il.rb.out = e.batches
+		il.rb.out, il.rb.size = e.batches, sharedBatchSize
 		l, err := transport.NewLoop(transport.LoopOptions{AfterEvents: il.afterEvents, Manual: manual, RecvTimestamps: true})
 		if err != nil {
 			e.closeLoops()

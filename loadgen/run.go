@@ -253,7 +253,7 @@ func (e *engine) run(ctx context.Context) (*Result, error) {
 	go func() { defer close(monDone); e.stalls.run(monStop) }()
 
 	clk, runPacer := newPacerClock(e.base)
-	e.pacerBatch.out = e.batches
+	e.pacerBatch.out, e.pacerBatch.size = e.batches, sharedBatchSize
 	e.pacer = newPacer(e.cfg.Pacer, clk, e.stopSend, func(until int64) {
 		if until == math.MaxInt64 {
 			e.pacerBatch.flush()
