@@ -134,7 +134,7 @@ type pacer struct {
 	done chan struct{}
 
 	// h is the schedule, by due time (kept inline, so that ordering it reads one array:
-	// on this VM a cache line read cold costs ~0.4 µs, and every line touched per send counts).
+	// on this VM a cache line read cold costs 0.1–0.4 µs, and every line touched per send counts).
 	h minheap.Heap[*timed]
 
 	// budget accounting: spin ns spent in the current one-second budget window

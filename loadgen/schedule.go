@@ -37,16 +37,9 @@ type arrivals struct {
 	limit int64   // this client's share of a count-bounded stage; -1 for none
 }
 
-// newArrivals returns client c's arrivals for an open-loop stage of clients clients.
+// init makes client c's arrivals for an open-loop stage of clients clients, in place.
 // requests > 0 bounds the stage by count (then dur is ignored and the rate is constant).
 // The Poisson gaps are drawn from a copy of src.
-func newArrivals(o *Open, dur time.Duration, requests int64, clients, c int, src *rand.PCG) *arrivals {
-	a := new(arrivals)
-	a.init(o, dur, requests, clients, c, src)
-	return a
-}
-
-// init makes a client c's arrivals, in place: see newArrivals.
 func (a *arrivals) init(o *Open, dur time.Duration, requests int64, clients, c int, src *rand.PCG) {
 	if requests > 0 {
 		dur = 0 // bounded by count: no duration, so a constant rate

@@ -231,3 +231,10 @@ func TestShare(t *testing.T) {
 		}
 	}
 }
+
+// newArrivals returns client c's arrivals, made by init.
+func newArrivals(o *Open, dur time.Duration, requests int64, clients, c int, src *rand.PCG) *arrivals {
+	a := new(arrivals)
+	a.init(o, dur, requests, clients, c, src)
+	return a
+}

@@ -510,14 +510,19 @@ func (l *loopImpl) prepareSleep(next int64) (int64, bool) {
 	return wake, false
 }
 
+// slotConn is the connection in slot, whatever its socket.
+func (l *loopImpl) slotConn(slot int32) *loopConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if slot >= 0 && int(slot) < len(l.conns) {
+		return l.conns[slot]
+	}
+	return nil
+}
+
 // connAt returns the connection in slot whose socket generation is gen, or nil.
 func (l *loopImpl) connAt(slot, gen int32) *loopConn {
-	l.mu.Lock()
-	var c *loopConn
-	if slot >= 0 && int(slot) < len(l.conns) {
-		c = l.conns[slot]
-	}
-	l.mu.Unlock()
+	c := l.slotConn(slot)
 	if c == nil || c.gen.Load() != gen {
 		return nil
 	}

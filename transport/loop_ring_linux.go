@@ -167,16 +167,6 @@ func (l *loopImpl) ringRecycle(c uring.CQE) {
 	}
 }
 
-// slotConn is the connection in slot, whatever its socket.
-func (l *loopImpl) slotConn(slot int32) *loopConn {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if slot >= 0 && int(slot) < len(l.conns) {
-		return l.conns[slot]
-	}
-	return nil
-}
-
 // detachRing gives the traffic back to epoll: the receives and polls are cancelled, the
 // sends in flight left to complete (cancelling one half sent would cut a message), what
 // the ring received meanwhile is handled, and the ring closed (owner thread). Called by
